@@ -1,0 +1,160 @@
+"""`closebook`: the command finance runs. Contract §5 sets its options and exit codes.
+
+Exit 0: every invoice issued and no input row rejected. Exit 3: the close
+finished with held invoices or rejected rows. Exit 1 (one line on stderr):
+the close could not finish, and the warehouse keeps what it had. Exit 2: the
+command line itself is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from flows.settings import apply_defaults
+
+DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+DEFAULT_REPORTS = Path("reports")
+SERVE_CRON = "0 6 3 * *"  # 06:00 UTC on the 3rd: invoices go out on the 3rd (§2.4)
+
+
+def _period(text: str) -> str:
+    from flows.models import ClosePeriod, PeriodError
+
+    try:
+        return ClosePeriod.parse(text).period
+    except PeriodError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="closebook",
+        description="Close a month of usage billing: exports in, invoices and workbooks out.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    close = commands.add_parser(
+        "close",
+        help="close one month (runs the Prefect flow)",
+        description="Load the exports of DIR, compute every invoice of the period, validate, "
+        "write the warehouse and the workbooks. Exit 0: all issued, nothing rejected; "
+        "3: held invoices or rejected rows; 1: could not finish (one-line error).",
+    )
+    close.add_argument("--period", required=True, type=_period, help="month to close, YYYY-MM")
+    close.add_argument("--input", required=True, type=Path, metavar="DIR", help="export folder")
+    close.add_argument(
+        "--warehouse", type=Path, default=DEFAULT_WAREHOUSE, help="DuckDB file (%(default)s)"
+    )
+    close.add_argument(
+        "--reports", type=Path, default=DEFAULT_REPORTS, help="workbook folder (%(default)s)"
+    )
+    close.add_argument(
+        "--as-of", type=_date, default=None, help="reconciliation date, YYYY-MM-DD (today)"
+    )
+    close.add_argument(
+        "--no-prefect",
+        action="store_true",
+        help="run the same steps without Prefect (no run history; for quick local checks)",
+    )
+
+    sample = commands.add_parser(
+        "sample",
+        help="write synthetic exports (the bundled sample, or a bigger set)",
+        description="Generate deterministic synthetic exports in the contract's format.",
+    )
+    sample.add_argument("--out", required=True, type=Path, metavar="DIR")
+    sample.add_argument("--accounts", type=int, default=40)
+    sample.add_argument("--months", default="2026-08,2026-09,2026-10")
+    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    sample.add_argument("--clean", action="store_true", help="no deliberate problems")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the monthly close on a schedule (the 3rd of each month)",
+        description=f"Serve the flow as a Prefect deployment with cron '{SERVE_CRON}' (UTC), "
+        "closing the previous month. Needs a Prefect API (e.g. `prefect server start`).",
+    )
+    serve.add_argument("--input", required=True, type=Path, metavar="DIR")
+    serve.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE)
+    serve.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
+    return parser
+
+
+def _close(args: argparse.Namespace) -> int:
+    from flows.loading import LoadError
+    from flows.locking import WarehouseBusy
+    from flows.pipeline import EXIT_FAILED, CloseFailed
+
+    try:
+        if args.no_prefect:
+            from flows.pipeline import close_period
+
+            result = close_period(args.period, args.input, args.warehouse, args.reports, args.as_of)
+        else:
+            from flows.close_flow import close_flow
+
+            result = close_flow(
+                period=args.period,
+                input_dir=str(args.input),
+                warehouse=str(args.warehouse),
+                reports_dir=str(args.reports),
+                as_of=args.as_of.isoformat() if args.as_of else None,
+            )
+    except (LoadError, CloseFailed, WarehouseBusy) as error:
+        print(f"closebook: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # noqa: BLE001 - the CLI promises one line, whatever broke
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"closebook: error: {type(error).__name__}: {first}", file=sys.stderr)
+        return EXIT_FAILED
+    print("\n".join(result.summary_lines()))
+    return result.exit_code
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from flows.sample_data import generate_exports
+
+    months = [m.strip() for m in args.months.split(",") if m.strip()]
+    counts = generate_exports(
+        args.out, args.accounts, months, args.seed, fmt=args.format, with_issues=not args.clean
+    )
+    for name, count in counts.items():
+        print(f"{name}: {count:,} rows")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flows.close_flow import close_flow
+
+    close_flow.serve(
+        name="monthly-close",
+        cron=SERVE_CRON,
+        parameters={
+            "input_dir": str(args.input),
+            "warehouse": str(args.warehouse),
+            "reports_dir": str(args.reports),
+        },
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_defaults()
+    args = build_parser().parse_args(argv)
+    handlers = {"close": _close, "sample": _sample, "serve": _serve}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""The monthly close as plain functions: load, build, validate, publish, workbooks.
+
+The Prefect flow (`flows/close_flow.py`) calls these same steps as tasks; tests
+and the benchmark call them directly so they don't pay for a Prefect server.
+Each step opens the warehouse itself: a step is the unit a crash can stop
+after, and only `publish` writes outside the `build` schema.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from flows.loading import InputFile, load_exports
+from flows.locking import warehouse_lock
+from flows.models import ClosePeriod, build_models, prepare_session
+from flows.publish import publish_period
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_HELD_OR_REJECTED = 3
+
+
+class CloseFailed(RuntimeError):
+    """The close could not finish; the message is one line for the CLI."""
+
+
+@dataclass(frozen=True)
+class CloseContext:
+    """Everything a step needs to know about the close it belongs to."""
+
+    period: ClosePeriod
+    input_dir: Path
+    warehouse: Path
+    reports_dir: Path
+    as_of: date
+    started_at: datetime
+
+    @classmethod
+    def create(
+        cls,
+        period: str,
+        input_dir: Path,
+        warehouse: Path,
+        reports_dir: Path,
+        as_of: date | None = None,
+    ) -> CloseContext:
+        now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+        return cls(
+            ClosePeriod.parse(period),
+            Path(input_dir),
+            Path(warehouse),
+            Path(reports_dir),
+            as_of or now.date(),
+            now,
+        )
+
+    @property
+    def period_reports(self) -> Path:
+        return self.reports_dir / self.period.period
+
+
+@dataclass
+class CurrencyTotals:
+    currency: str
+    issued_count: int = 0
+    issued_total: Decimal = Decimal("0")
+    held_count: int = 0
+    held_total: Decimal = Decimal("0")
+    overage_total: Decimal = Decimal("0")
+
+
+@dataclass
+class CloseResult:
+    """What a finished close reports: counts for the summary and the exit code."""
+
+    period: str
+    exit_code: int
+    currencies: list[CurrencyTotals]
+    rejected_rows: int
+    duplicates: int
+    workbooks: list[Path]
+    validation_status: str
+    validation_report: Path | None
+    reconciliation_exceptions: int
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    input_rows: int = 0
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"closebook close {self.period}: " + _exit_meaning(self.exit_code)]
+        if not self.currencies:
+            lines.append("  no invoices")
+        for c in self.currencies:
+            lines.append(
+                f"  {c.currency}: {c.issued_count} issued ({_money(c.issued_total)}), "
+                f"{c.held_count} held ({_money(c.held_total)}), "
+                f"overage {_money(c.overage_total)}"
+            )
+        lines.append(
+            f"  input rows: {self.input_rows:,} read, {self.rejected_rows:,} rejected, "
+            f"{self.duplicates:,} exact duplicates (see table rejected_rows)"
+        )
+        lines.append(f"  validation: {self.validation_status}")
+        if self.validation_report:
+            lines.append(f"  validation report: {self.validation_report}")
+        lines.append(f"  reconciliation exceptions: {self.reconciliation_exceptions}")
+        if self.workbooks:
+            lines.append(f"  workbooks: {self.workbooks[0].parent}/")
+        return lines
+
+
+def _exit_meaning(code: int) -> str:
+    if code == EXIT_OK:
+        return "every invoice issued, no input row rejected"
+    return "finished with held invoices or rejected input rows (exit 3)"
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:,.2f}"
+
+
+@contextmanager
+def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse with the session settings the models expect."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        prepare_session(con)
+        yield con
+    finally:
+        con.close()
+
+
+def step_load(ctx: CloseContext) -> list[InputFile]:
+    """Read the export folder into `build.raw_*` (all text, every row kept)."""
+    with connect(ctx.warehouse) as con:
+        return load_exports(con, ctx.input_dir)
+
+
+def step_build(ctx: CloseContext) -> dict[str, float]:
+    """Run every SQL model into `build.*`; returns seconds per model."""
+    timings: dict[str, float] = {}
+    with connect(ctx.warehouse) as con:
+        build_models(con, ctx.period, ctx.as_of, timings=timings)
+    return timings
+
+
+def step_validate(ctx: CloseContext) -> tuple[str, Path | None]:
+    """Run the expectation suites; hold what they attribute, fail the close otherwise."""
+    from flows.validation import validate_close
+
+    with connect(ctx.warehouse) as con:
+        result = validate_close(con, ctx.period.period, ctx.period_reports)
+    if result.run_failed:
+        failed = ", ".join(sorted({c.expectation for c in result.failed}))
+        raise CloseFailed(
+            f"validation failed and cannot be attributed to invoices ({failed}); "
+            f"nothing was published; see {result.report_path}"
+        )
+    status = "passed" if not result.failed else f"failed: {len(result.failed)} checks"
+    if result.held_invoices:
+        status += f", {len(result.held_invoices)} invoices held"
+    return status, result.report_path
+
+
+def step_publish(ctx: CloseContext) -> dict[str, int]:
+    """Replace the period in the warehouse tables, in one transaction."""
+    with connect(ctx.warehouse) as con:
+        return publish_period(con, ctx.period.period)
+
+
+def step_workbooks(
+    ctx: CloseContext, validation_status: str, report: Path | None
+) -> list[Path]:
+    """Write the four workbooks from the warehouse, then read them back and compare."""
+    from flows.workbooks import RunInfo, verify_workbooks, write_workbooks
+
+    info = RunInfo(
+        period=ctx.period.period,
+        run_started_at=ctx.started_at,
+        as_of=ctx.as_of,
+        validation_status=validation_status,
+        report_link=str(report) if report else None,
+    )
+    with connect(ctx.warehouse) as con:
+        paths = write_workbooks(con, ctx.period.period, ctx.reports_dir, info)
+        problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir)
+    if problems:
+        raise CloseFailed(f"workbooks disagree with the warehouse: {problems[0]}")
+    return paths
+
+
+def summarize(
+    ctx: CloseContext,
+    workbooks: list[Path],
+    validation_status: str,
+    report: Path | None,
+    step_seconds: dict[str, float],
+) -> CloseResult:
+    """Read the period back from the warehouse and decide the exit code (§5)."""
+    period = ctx.period.period
+    with connect(ctx.warehouse) as con:
+        currencies: dict[str, CurrencyTotals] = {}
+        for currency, status, count, total in con.execute(
+            "select currency, status, count(*), sum(total) from main.invoices "
+            "where period = ? group by all order by all",
+            [period],
+        ).fetchall():
+            entry = currencies.setdefault(currency, CurrencyTotals(currency))
+            if status == "issued":
+                entry.issued_count, entry.issued_total = count, Decimal(total)
+            else:
+                entry.held_count, entry.held_total = count, Decimal(total)
+        for currency, total in con.execute(
+            "select currency, sum(total) from main.invoices "
+            "where period = ? and invoice_type = 'overage' group by all",
+            [period],
+        ).fetchall():
+            currencies.setdefault(currency, CurrencyTotals(currency)).overage_total = Decimal(
+                total
+            )
+        read, rejected, duplicates = con.execute(
+            "select coalesce(sum(rows_read), 0), coalesce(sum(rejected), 0), "
+            "coalesce(sum(duplicates), 0) from main.load_counts where period = ?",
+            [period],
+        ).fetchone() or (0, 0, 0)
+        exceptions = 0
+        if con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'reconciliation'"
+        ).fetchone()[0]:
+            exceptions = con.execute(
+                "select count(*) from main.reconciliation where period = ? and status <> 'matched'",
+                [period],
+            ).fetchone()[0]
+    held = sum(c.held_count for c in currencies.values())
+    exit_code = EXIT_HELD_OR_REJECTED if held or rejected else EXIT_OK
+    return CloseResult(
+        period=period,
+        exit_code=exit_code,
+        currencies=[currencies[k] for k in sorted(currencies)],
+        rejected_rows=int(rejected),
+        duplicates=int(duplicates),
+        workbooks=workbooks,
+        validation_status=validation_status,
+        validation_report=report,
+        reconciliation_exceptions=int(exceptions),
+        step_seconds=step_seconds,
+        input_rows=int(read),
+    )
+
+
+def record_run(ctx: CloseContext, result: CloseResult) -> None:
+    """Append the run's metadata (the one place wall-clock time is kept)."""
+    finished = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    with connect(ctx.warehouse) as con:
+        con.execute(
+            "create table if not exists main.close_runs (period varchar, started_at timestamp, "
+            "finished_at timestamp, input_dir varchar, as_of date, exit_code integer, "
+            "summary varchar)"
+        )
+        con.execute(
+            "insert into main.close_runs values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ctx.period.period,
+                ctx.started_at,
+                finished,
+                str(ctx.input_dir),
+                ctx.as_of,
+                result.exit_code,
+                "\n".join(result.summary_lines()),
+            ],
+        )
+
+
+def close_period(
+    period: str,
+    input_dir: Path,
+    warehouse: Path,
+    reports_dir: Path,
+    as_of: date | None = None,
+) -> CloseResult:
+    """Run a whole close without Prefect (tests, benchmark); same steps as the flow."""
+    ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of)
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, func, *args):  # noqa: ANN001, ANN202 - tiny local helper
+        started = time.perf_counter()
+        value = func(*args)
+        seconds[name] = time.perf_counter() - started
+        return value
+
+    with warehouse_lock(ctx.warehouse):
+        timed("load", step_load, ctx)
+        timed("build", step_build, ctx)
+        status, report = timed("validate", step_validate, ctx)
+        timed("publish", step_publish, ctx)
+        workbooks = timed("workbooks", step_workbooks, ctx, status, report)
+        result = summarize(ctx, workbooks, status, report, seconds)
+        record_run(ctx, result)
+    return result

@@ -1,0 +1,74 @@
+-- int_balance_transactions_deduped: one row per raw balance_transactions row with its
+-- fate on its own terms (contract §4): parse errors, unknown or rejected accounts, a
+-- transaction on an account that is not prepaid, and duplicates of txn_id. The rule
+-- "a transaction that would leave the balance below zero" is applied after this,
+-- in int_balance_transactions_checked.
+with transactions as (
+    select * from stg_balance_transactions
+),
+
+account_lookup as (
+    select * from int_account_lookup
+),
+
+accounts as (
+    select * from int_accounts
+),
+
+located as (
+    select
+        transactions.*,
+        case
+            when transactions.invalid_reason is not null then transactions.invalid_reason
+            when account_lookup.account_id is null
+                then 'unknown account ''' || transactions.account_id || ''''
+            when not account_lookup.is_accepted
+                then 'account ''' || transactions.account_id || ''' was rejected in accounts'
+            when accounts.billing_model <> 'prepaid'
+                then 'account ''' || transactions.account_id || ''' is not a prepaid account'
+        end as row_reason
+    from transactions
+    left join account_lookup on account_lookup.account_id = transactions.account_id
+    left join accounts on accounts.account_id = transactions.account_id
+),
+
+ranked as (
+    select
+        line_number,
+        first_value(struct_pack(account_id, occurred_at, kind, amount, device_months, code))
+            over by_key as standing_values,
+        struct_pack(account_id, occurred_at, kind, amount, device_months, code) as row_values,
+        row_number() over by_key as key_rank
+    from located
+    where row_reason is null
+    window by_key as (partition by txn_id order by line_number)
+),
+
+fates as (
+    select
+        line_number,
+        case
+            when key_rank = 1 then 'accepted'
+            when standing_values is not distinct from row_values then 'duplicate'
+            else 'rejected'
+        end as row_status
+    from ranked
+),
+
+final as (
+    select
+        'balance_transactions' as source_table,
+        located.* exclude (row_reason),
+        located.occurred_at as row_date,
+        coalesce(fates.row_status, 'rejected') as row_status,
+        case
+            when located.row_reason is not null then located.row_reason
+            when fates.row_status = 'rejected'
+                then 'conflicting duplicate of txn_id ''' || located.txn_id
+                    || ''' (an earlier row with other values stands)'
+        end as reject_reason
+    from located
+    left join fates on fates.line_number = located.line_number
+)
+
+select * from final

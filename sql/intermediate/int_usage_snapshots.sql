@@ -1,0 +1,12 @@
+-- int_usage_snapshots: one row per accepted usage snapshot (UTC).
+with checked as (
+    select * from int_usage_snapshots_checked
+),
+
+final as (
+    select account_id, observed_at, metric, quantity, line_number
+    from checked
+    where row_status = 'accepted'
+)
+
+select * from final

@@ -1,0 +1,68 @@
+-- macros: the few rules every model shares, as DuckDB macros.
+-- Run before the models (flows/models.py does; an analyst can `.read` this file).
+
+-- Contract "All times are UTC": an ISO 8601 timestamp with an offset (or Z) is
+-- converted to UTC; a naive one is UTC; a bare date is its midnight. Anything
+-- else (e.g. 10/05/2026, which is ambiguous) is null, and the row is rejected.
+-- The session time zone never matters.
+create or replace macro parse_utc(s) as (
+    case
+        when regexp_full_match(trim(s), '\d{4}-\d{2}-\d{2}')
+            then try_cast(trim(s) as timestamp)
+        when regexp_full_match(trim(s), '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?')
+            then try_cast(trim(s) as timestamp)
+        when regexp_full_match(
+            trim(s), '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)? ?(Z|z|[+-]\d{2}(:?\d{2})?)'
+        )
+            then timezone('UTC', try_cast(trim(s) as timestamptz))
+    end
+);
+
+-- A whole number written as digits (a trailing ".0" is allowed: Parquet doubles
+-- arrive that way). Negative and fractional values are not whole numbers >= 0.
+create or replace macro parse_count(s) as (
+    case when regexp_full_match(trim(s), '\+?\d{1,15}(\.0+)?')
+        then cast(cast(trim(s) as decimal(18, 2)) as bigint) end
+);
+
+-- An integer that may be negative (device_months of a pack is checked > 0 by the model).
+create or replace macro parse_int(s) as (
+    case when regexp_full_match(trim(s), '[+-]?\d{1,15}(\.0+)?')
+        then cast(cast(trim(s) as decimal(18, 2)) as bigint) end
+);
+
+-- A price: a plain decimal with at most 6 places (no exponent, no thousands separator).
+create or replace macro parse_price(s) as (
+    case when regexp_full_match(trim(s), '[+-]?\d{1,12}(\.\d{1,6})?')
+        then cast(trim(s) as decimal(18, 6)) end
+);
+
+-- An amount of money: a plain decimal with at most 4 places.
+create or replace macro parse_money(s) as (
+    case when regexp_full_match(trim(s), '[+-]?\d{1,14}(\.\d{1,4})?')
+        then cast(trim(s) as decimal(18, 4)) end
+);
+
+-- Round once, half-up (away from zero), to the currency's minor unit.
+-- Always typed decimal(18, 2) so amounts of every currency share one column type.
+create or replace macro round_money(x, minor_unit) as (
+    case when minor_unit = 0
+        then cast(round(cast(x as decimal(38, 10)), 0) as decimal(18, 2))
+        else cast(round(cast(x as decimal(38, 10)), 2) as decimal(18, 2))
+    end
+);
+
+-- (numerator / denominator) rounded half-up to the minor unit, with no binary
+-- floating point on the way: DuckDB's decimal division returns DOUBLE, so the
+-- division is done on integers of 10^-10 units. numerator >= 0, denominator > 0.
+create or replace macro div_round_money(numerator, denominator, minor_unit) as (
+    cast(
+        cast(
+            (cast(round(cast(numerator as decimal(38, 10)) * 10000000000, 0) as hugeint)
+                * (case when minor_unit = 0 then 1 else 100 end) * 2
+             + cast(denominator as hugeint) * 10000000000)
+            // (cast(denominator as hugeint) * 10000000000 * 2)
+        as decimal(18, 0))
+        * (case when minor_unit = 0 then 1.00 else 0.01 end)
+    as decimal(18, 2))
+);

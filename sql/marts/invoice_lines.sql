@@ -1,0 +1,24 @@
+-- invoice_lines: one row per line of an invoice of the closed period (contract §5).
+-- Lines of a zero-total invoice are not kept: that invoice is not issued.
+with lines as (
+    select * from int_invoice_lines
+),
+
+invoices as (
+    select * from build.invoices
+),
+
+final as (
+    select
+        lines.invoice_number,
+        cast(lines.line_no as integer) as line_no,
+        lines.description,
+        lines.quantity,
+        lines.unit_price,
+        lines.amount,
+        lines.period
+    from lines
+    inner join invoices on invoices.invoice_number = lines.invoice_number
+)
+
+select * from final

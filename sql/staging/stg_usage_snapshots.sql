@@ -1,0 +1,38 @@
+-- stg_usage_snapshots: one row per row of the usage_snapshots export, typed (UTC).
+-- Contract §1 (quantity is an integer >= 0) and §4 (unparseable values are rejected).
+with raw as (
+    select * from raw_usage_snapshots
+),
+
+typed as (
+    select
+        line_number,
+        raw_text,
+        account_id,
+        observed_at as observed_at_text,
+        metric,
+        quantity as quantity_text,
+        parse_utc(observed_at) as observed_at,
+        parse_count(quantity) as quantity
+    from raw
+),
+
+final as (
+    select
+        *,
+        case
+            when account_id is null then 'account_id is blank'
+            when observed_at_text is null then 'observed_at is blank'
+            when observed_at is null
+                then 'observed_at ''' || observed_at_text || ''' is not an ISO 8601 timestamp'
+            when metric is null then 'metric is blank'
+            when metric not in ('users', 'devices')
+                then 'metric ''' || metric || ''' is not one of users, devices'
+            when quantity_text is null then 'quantity is blank'
+            when quantity is null
+                then 'quantity ''' || quantity_text || ''' is not a whole number >= 0'
+        end as invalid_reason
+    from typed
+)
+
+select * from final
