@@ -10,7 +10,7 @@ SAMPLE := data/sample
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test test-fast lint format bench render libreoffice clean
+.PHONY: setup demo test test-fast test-libreoffice lint format bench render libreoffice clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,9 @@ test: setup libreoffice
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not flow and not libreoffice"
 
+test-libreoffice: setup libreoffice
+	$(BIN)/python -m pytest -q -m libreoffice
+
 lint: setup
 	$(BIN)/ruff check flows tests scripts
 	$(BIN)/ruff format --check flows tests scripts
@@ -51,8 +54,10 @@ format: setup
 bench: setup
 	$(BIN)/python scripts/bench.py --accounts 10000
 
+# PNG of the first page of each workbook of PERIOD (after `make demo`), to look at.
+PERIOD ?= 2026-10
 render: setup libreoffice
-	$(BIN)/python scripts/render_workbooks.py --period 2026-10
+	$(BIN)/python scripts/render_workbooks.py --period $(PERIOD)
 
 clean:
 	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock reports/20* .bench

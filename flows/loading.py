@@ -5,12 +5,25 @@ models with `try_cast`, so a value that does not parse becomes a rejected row
 with a reason instead of an error that stops the close (CONTRACT.md §4). Only
 what makes a whole file unusable (missing, unreadable, a missing column, both
 CSV and Parquet given) stops the close, with a one-line `LoadError`.
+
+Line numbers are the row numbers a spreadsheet shows: the header is line 1
+and each record is one line, so a quoted newline inside a field does not
+start a new line, and a blank line still takes its number (it is not a row,
+so it is neither read nor rejected). DuckDB's rejects table numbers records
+the same way (its `line` counts records, blank ones included), which the
+loader relies on; good rows are numbered by the lines left over, so the
+blank lines DuckDB skips silently are found with Python's csv module when
+the file has any. Parquet: row 1 is the first row. Encodings: UTF-8, with or
+without a byte-order mark; a row holding bytes that are not UTF-8 (Latin-1
+from an old export, say) is rejected on its own line and the other rows load.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +53,8 @@ class InputFile:
 
 # DuckDB's CSV reader names these error kinds; we say them the way finance would.
 _UNREADABLE_REASONS = {
-    "INVALID ENCODING": "the row is not valid UTF-8 text",
+    "INVALID ENCODING": "the row has characters that are not UTF-8 (shown as \ufffd); "
+    "save the export as UTF-8",
     "MISSING COLUMNS": "the row has fewer fields than the header",
     "TOO MANY COLUMNS": "the row has more fields than the header",
     "UNQUOTED VALUE": "a quote character is misplaced in the row",
@@ -59,8 +73,7 @@ def find_input_files(input_dir: Path) -> dict[str, Path | None]:
         parquet_path = input_dir / f"{table.name}.parquet"
         if csv_path.exists() and parquet_path.exists():
             raise LoadError(
-                f"{table.name} is given both as {csv_path.name} and {parquet_path.name}; "
-                "keep one"
+                f"{table.name} is given both as {csv_path.name} and {parquet_path.name}; keep one"
             )
         path = csv_path if csv_path.exists() else parquet_path if parquet_path.exists() else None
         if path is None and table.required_file:
@@ -150,16 +163,20 @@ def _create_raw_table(
     source_columns: list[str],
     mapping: dict[str, str],
     line_number_sql: str,
+    column_types: dict[str, str] | None = None,
 ) -> None:
+    def as_text(column: str) -> str:
+        ident = _quote_ident(column)
+        if (column_types or {}).get(column, "").upper().startswith("TIMESTAMP WITH TIME ZONE"):
+            # An instant: written in UTC with its Z, whatever the session's time zone.
+            return f"strftime(timezone('UTC', {ident}), '%Y-%m-%dT%H:%M:%S.%fZ')"
+        return f"cast({ident} as varchar)"
+
     selected = [
-        f"cast({_quote_ident(mapping[c])} as varchar) as {c}"
-        if c in mapping
-        else f"cast(null as varchar) as {c}"
+        f"{as_text(mapping[c])} as {c}" if c in mapping else f"cast(null as varchar) as {c}"
         for c in table.columns
     ]
-    raw_text = " || ',' || ".join(
-        _csv_field(f"cast({_quote_ident(c)} as varchar)") for c in source_columns
-    )
+    raw_text = " || ',' || ".join(_csv_field(as_text(c)) for c in source_columns)
     con.execute(
         f"create or replace table build.raw_{table.name} as "
         f"select {', '.join(selected)}, {line_number_sql} as line_number, "
@@ -175,12 +192,36 @@ def _create_empty_raw(con: duckdb.DuckDBPyConnection, table: InputTable) -> None
     )
 
 
-def _describe_columns(con: duckdb.DuckDBPyConnection, source_sql: str, file_name: str) -> list[str]:
+def _describe_columns(
+    con: duckdb.DuckDBPyConnection, source_sql: str, file_name: str
+) -> dict[str, str]:
     try:
-        return [row[0] for row in con.execute(f"describe {source_sql}").fetchall()]
+        return {row[0]: row[1] for row in con.execute(f"describe {source_sql}").fetchall()}
     except duckdb.Error as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise LoadError(f"{file_name}: cannot read the file ({first_line})") from None
+        raise LoadError(f"{file_name}: cannot read the file ({_first_line(error)})") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+_HEADER_BYTES = 1 << 24
+
+
+def _decoded_lines(path: Path) -> Iterator[str]:
+    """The first lines of the file (CR, LF or CRLF), each decoded on its own: only the
+    lines a caller actually reads must be UTF-8 (the header), so a bad byte in a data
+    row never fails the file."""
+    with path.open("rb") as handle:
+        data = handle.read(_HEADER_BYTES)
+        complete = len(data) < _HEADER_BYTES
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    lines = data.splitlines(keepends=True)
+    if not complete and lines:
+        lines.pop()  # cut mid-line
+    for line in lines:
+        yield line.decode("utf-8")
 
 
 def _read_csv_header(path: Path) -> list[str]:
@@ -189,13 +230,75 @@ def _read_csv_header(path: Path) -> list[str]:
     if path.stat().st_size == 0:
         raise LoadError(f"{path.name}: the file is empty (no header row)")
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        header = next(csv.reader(_decoded_lines(path)), None)
     except UnicodeDecodeError:
-        raise LoadError(f"{path.name}: the header row is not valid UTF-8 text") from None
+        raise LoadError(f"{path.name} line 1: the header row is not valid UTF-8 text") from None
+    except csv.Error as error:
+        raise LoadError(f"{path.name} line 1: the header row cannot be read ({error})") from None
     if not header or all(not name.strip() for name in header):
-        raise LoadError(f"{path.name}: the first line is not a header row")
+        raise LoadError(f"{path.name} line 1: the first line is not a header row")
     return [name if name.strip() else f"unnamed_column_{i + 1}" for i, name in enumerate(header)]
+
+
+def _has_blank_line(path: Path) -> bool:
+    """Cheap test (C speed) for an empty line anywhere: only then is the slow scan needed."""
+    data = path.read_bytes()
+    return any(mark in data for mark in (b"\n\n", b"\n\r\n", b"\r\r"))
+
+
+def _scan_records(path: Path, wanted: set[int]) -> tuple[set[int], dict[int, str]]:
+    """Walk the file's records with Python's csv module (same quoting rules as DuckDB's
+    reader): the line numbers of blank lines, and the text of the `wanted` lines.
+
+    The file is decoded as Latin-1, which never fails and keeps every structural byte
+    (quote, comma, CR, LF) where it is; a wanted line's fields are turned back into
+    UTF-8 text with the bytes that are not UTF-8 shown as U+FFFD.
+    """
+    blank: set[int] = set()
+    texts: dict[int, str] = {}
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        with path.open(encoding="latin-1", newline="") as handle:
+            for line_number, fields in enumerate(csv.reader(handle, strict=False), start=1):
+                if line_number == 1:
+                    continue
+                if not fields:
+                    blank.add(line_number)
+                elif line_number in wanted:
+                    rendered = ",".join(_render_field(f) for f in fields)
+                    texts[line_number] = rendered.encode("latin-1").decode(
+                        "utf-8", errors="replace"
+                    )
+    except csv.Error:
+        pass  # a record Python cannot split either: keep what was found before it
+    finally:
+        csv.field_size_limit(limit)
+    return blank, texts
+
+
+def _unreadable_csv_message(path: Path, error: duckdb.Error) -> str:
+    """One line for a CSV file DuckDB's reader gives up on as a whole.
+
+    Its strict mode (kept on: off, it would silently cut extra fields and repair
+    quotes) cannot read a file whose line breaks are mixed, a bare CR in a file of
+    LF (or CRLF) lines; we say so, since re-saving the file fixes it.
+    """
+    data = path.read_bytes()
+    bare_cr = data.replace(b"\r\n", b"").count(b"\r")
+    if bare_cr and b"\n" in data:
+        line = data[: data.replace(b"\r\n", b"\n\n").index(b"\r")].count(b"\n") + 1
+        return (
+            f"{path.name} line {line}: the file mixes line breaks (a bare CR among LF line "
+            "ends); save it again with one kind of line ending"
+        )
+    return f"{path.name}: cannot be read as CSV ({_first_line(error)})"
+
+
+def _render_field(value: str) -> str:
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> None:
@@ -207,35 +310,57 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
         "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
         f"encoding = 'utf-8', columns = {{{column_types}}}"
     )
-    mapping = _match_columns(table, path.name, columns)
     con.execute(f"drop table if exists {rejects}")
     con.execute(f"drop table if exists {rejects}_scan")
-    con.execute(
-        f"create or replace temp table csv_rows as "
-        f"select * from read_csv({_quote_literal(str(path))}, {options}, "
-        f"store_rejects = true, rejects_table = '{rejects}', "
-        f"rejects_scan = '{rejects}_scan')"
-    )
-    # The reader skips rows it cannot split; every other row keeps its place, so
-    # the k-th good row sits on the k-th line number not taken by a skipped row.
+    try:
+        con.execute(
+            f"create or replace temp table csv_rows as "
+            f"select * from read_csv({_quote_literal(str(path))}, {options}, "
+            f"store_rejects = true, rejects_table = '{rejects}', "
+            f"rejects_scan = '{rejects}_scan')"
+        )
+    except duckdb.Error as error:
+        raise LoadError(_unreadable_csv_message(path, error)) from None
+    # The reader skips rows it cannot split and blank lines; every other row keeps its
+    # place, so the k-th good row sits on the k-th line number not taken by either.
     con.execute(
         f"create or replace temp table csv_bad_lines as "
         f"select line as line_number, "
         f"string_agg(distinct cast(error_type as varchar), ',') as error_types, "
-        f"any_value(csv_line) as raw_text "
+        f"any_value(ltrim(csv_line, chr(13) || chr(10))) as raw_text "
         f"from {rejects} group by line"
     )
+    bad_lines = {
+        int(line): kinds
+        for line, kinds in con.execute(
+            "select line_number, error_types from csv_bad_lines"
+        ).fetchall()
+    }
+    undecodable = {line for line, kinds in bad_lines.items() if "INVALID ENCODING" in kinds}
+    blank: set[int] = set()
+    if undecodable or _has_blank_line(path):
+        blank, texts = _scan_records(path, undecodable)
+        blank -= set(bad_lines)
+        for line, text in texts.items():
+            con.execute("update csv_bad_lines set raw_text = ? where line_number = ?", [text, line])
+    con.execute("create or replace temp table csv_blank_lines (line_number bigint)")
+    if blank:
+        con.executemany(
+            "insert into csv_blank_lines values (?)", [[line] for line in sorted(blank)]
+        )
     con.execute(
         """
         create or replace temp table csv_good_lines as
         with all_lines as (
             select range as line_number
             from range(2, 2 + (select count(*) from csv_rows)
-                          + (select count(*) from csv_bad_lines))
+                          + (select count(*) from csv_bad_lines)
+                          + (select count(*) from csv_blank_lines))
         )
         select line_number, row_number() over (order by line_number) - 1 as row_index
         from all_lines
         where line_number not in (select line_number from csv_bad_lines)
+            and line_number not in (select line_number from csv_blank_lines)
         """
     )
     source_sql = (
@@ -254,12 +379,19 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
         f"case {reasons} else 'the row cannot be read as CSV' end, raw_text "
         f"from csv_bad_lines order by line_number"
     )
-    for temp in ("csv_rows", "csv_bad_lines", "csv_good_lines", rejects, f"{rejects}_scan"):
+    temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_good_lines")
+    for temp in (*temps, rejects, f"{rejects}_scan"):
         con.execute(f"drop table if exists {temp}")
 
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> None:
     source_sql = f"select * from read_parquet({_quote_literal(str(path))}, file_row_number = true)"
-    columns = [c for c in _describe_columns(con, source_sql, path.name) if c != "file_row_number"]
+    types = _describe_columns(con, source_sql, path.name)
+    columns = [c for c in types if c != "file_row_number"]
     mapping = _match_columns(table, path.name, columns)
-    _create_raw_table(con, table, source_sql, columns, mapping, "file_row_number + 1")
+    try:
+        _create_raw_table(
+            con, table, source_sql, columns, mapping, "file_row_number + 1", column_types=types
+        )
+    except duckdb.Error as error:
+        raise LoadError(f"{path.name}: cannot read the file ({_first_line(error)})") from None

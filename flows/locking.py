@@ -4,15 +4,23 @@ DuckDB already allows a single writing process per file, but a close opens the
 file once per step; without a lock of its own, a second close could slip in
 between two steps and publish the other's build tables. The lock file sits
 beside the warehouse and is held for the whole close.
+
+Another program holding the DuckDB file itself (an analyst's DuckDB CLI or
+notebook with the warehouse open for writing) is checked when the lock is
+taken, so the close fails at once with one clear line instead of a DuckDB
+traceback halfway through.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import duckdb
 
 
 class WarehouseBusy(RuntimeError):
@@ -39,6 +47,33 @@ def warehouse_lock(warehouse: Path) -> Iterator[None]:
         handle.truncate()
         handle.write(f"closebook pid {os.getpid()}")
         handle.flush()
+        check_not_open_elsewhere(warehouse)
         yield
     finally:
         handle.close()
+
+
+def duckdb_lock_message(warehouse: Path, error: BaseException) -> str | None:
+    """One line saying who holds the DuckDB file, if `error` is DuckDB's lock conflict."""
+    text = str(error)
+    if "Could not set lock" not in text and "Conflicting lock" not in text:
+        return None
+    pid = re.search(r"PID (\d+)", text)
+    holder = f"process {pid.group(1)}" if pid else "another program"
+    return (
+        f"warehouse {warehouse} is open in {holder} (DuckDB allows one writer); "
+        "close it there and run again"
+    )
+
+
+def check_not_open_elsewhere(warehouse: Path) -> None:
+    """Raise WarehouseBusy when another process has the DuckDB file open."""
+    if not warehouse.exists():
+        return
+    try:
+        duckdb.connect(str(warehouse)).close()
+    except duckdb.Error as error:
+        message = duckdb_lock_message(warehouse, error)
+        if message:
+            raise WarehouseBusy(message) from None
+        # any other problem with the file is reported by the step that opens it

@@ -19,9 +19,11 @@ from pathlib import Path
 import duckdb
 
 from flows.loading import InputFile, load_exports
-from flows.locking import warehouse_lock
+from flows.locking import duckdb_lock_message, warehouse_lock
 from flows.models import ClosePeriod, build_models, prepare_session
 from flows.publish import publish_period
+
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,9 +101,9 @@ class CloseResult:
             lines.append("  no invoices")
         for c in self.currencies:
             lines.append(
-                f"  {c.currency}: {c.issued_count} issued ({_money(c.issued_total)}), "
-                f"{c.held_count} held ({_money(c.held_total)}), "
-                f"overage {_money(c.overage_total)}"
+                f"  {c.currency}: {c.issued_count} issued ({_money(c.issued_total, c.currency)}), "
+                f"{c.held_count} held ({_money(c.held_total, c.currency)}), "
+                f"overage {_money(c.overage_total, c.currency)}"
             )
         lines.append(
             f"  input rows: {self.input_rows:,} read, {self.rejected_rows:,} rejected, "
@@ -122,15 +124,22 @@ def _exit_meaning(code: int) -> str:
     return "finished with held invoices or rejected input rows (exit 3)"
 
 
-def _money(amount: Decimal) -> str:
-    return f"{amount:,.2f}"
+def _money(amount: Decimal, currency: str) -> str:
+    """Thousands separated, in the currency's minor unit (JPY has none)."""
+    return f"{amount:,.0f}" if currency in ZERO_DECIMAL_CURRENCIES else f"{amount:,.2f}"
 
 
 @contextmanager
 def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse with the session settings the models expect."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    try:
+        con = duckdb.connect(str(warehouse))
+    except duckdb.IOException as error:
+        message = duckdb_lock_message(warehouse, error)
+        if message:
+            raise CloseFailed(message) from None
+        raise
     try:
         con.execute("set TimeZone = 'UTC'")
         prepare_session(con)

@@ -8,20 +8,19 @@ with params as (
 data_instants as (
     select observed_at as instant from int_usage_snapshots
     union all
-    select occurred_at as instant from int_balance_transactions
+    -- deduped, not the final accepted rows: the balance replay that decides the
+    -- final fate of a transaction itself runs over these months.
+    select occurred_at as instant from int_balance_transactions_deduped
+    where row_status = 'accepted'
+    union all
+    select period_start as instant from params
 ),
 
 bounds as (
     select
-        least(
-            coalesce(min(date_trunc('month', instant)), any_value(params.period_start)),
-            any_value(params.period_start)
-        ) as first_month,
-        greatest(
-            coalesce(max(date_trunc('month', instant)), any_value(params.period_start)),
-            any_value(params.period_start)
-        ) as last_month
-    from data_instants, params
+        min(date_trunc('month', instant)) as first_month,
+        max(date_trunc('month', instant)) as last_month
+    from data_instants
 ),
 
 months as (

@@ -1,0 +1,366 @@
+"""Streaming table sheets: a header row, rows in order, split past Excel's row limit.
+
+Every table in the four workbooks is written through `TableSheet`: rows go out
+one at a time (XlsxWriter `constant_memory`), so a 10-million-line month never
+sits in memory, and a table longer than one sheet continues on "Name (2)",
+"Name (3)" ... Totals elsewhere refer to every part through `ranges()`.
+
+Cells are small values (`Text`, `Number`, `Date`, `Formula`) so that every
+string from the inputs goes through `write_string` and can never become a
+formula, a URL or a number, whatever it starts with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import xlsxwriter
+import xlsxwriter.format
+import xlsxwriter.workbook
+import xlsxwriter.worksheet
+from xlsxwriter.utility import xl_col_to_name
+
+from .formats import Formats
+
+# Excel's hard limit, header row included. A module constant so tests can
+# lower it (to 5, say) and see tables split without writing a million rows.
+MAX_ROWS_PER_SHEET = 1_048_576
+MAX_SHEET_NAME = 31
+
+WORKBOOK_OPTIONS = {
+    "constant_memory": True,
+    # Text from the inputs is only ever text: never a formula, URL or number.
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "nan_inf_to_errors": True,
+}
+
+Format = xlsxwriter.format.Format
+
+
+@dataclass(frozen=True)
+class Text:
+    value: object
+    fmt: Format | None = None
+
+
+@dataclass(frozen=True)
+class Number:
+    value: Decimal | int | float | None
+    fmt: Format | None = None
+
+
+@dataclass(frozen=True)
+class Date:
+    value: dt.date | dt.datetime | None
+    fmt: Format | None = None
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A live formula and the value it evaluates to (stored for previews).
+
+    `{r}` in the formula stands for the Excel row number the cell lands on,
+    which is only known once the table has decided which sheet part it is on.
+    """
+
+    formula: str
+    value: Decimal | int | float | str | None
+    fmt: Format | None = None
+
+
+Cell = Text | Number | Date | Formula | None
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    width: float = 14
+    numeric: bool = False  # a column of figures: header right-aligned over them
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a table row landed: sheet name and 1-based Excel row number."""
+
+    sheet: str
+    row: int
+
+
+def quote_sheet(name: str) -> str:
+    """A sheet name as a formula reference needs it: 'Invoice lines'."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def to_excel_number(value: Decimal | int | float) -> float | int:
+    """Decimal -> float at the very last moment (XlsxWriter stores doubles)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def _naive_utc(value: dt.date | dt.datetime) -> dt.date | dt.datetime:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def write_cell(
+    ws: xlsxwriter.worksheet.Worksheet, row0: int, col: int, cell: Cell, excel_row: int = 0
+) -> None:
+    """Write one cell value with the writer matching its type."""
+    if cell is None:
+        return
+    if isinstance(cell, Text):
+        if cell.value is None:
+            if cell.fmt is not None:
+                ws.write_blank(row0, col, None, cell.fmt)
+            return
+        ws.write_string(row0, col, str(cell.value), cell.fmt)
+    elif isinstance(cell, Number):
+        if cell.value is None:
+            if cell.fmt is not None:
+                ws.write_blank(row0, col, None, cell.fmt)
+            return
+        ws.write_number(row0, col, to_excel_number(cell.value), cell.fmt)
+    elif isinstance(cell, Date):
+        if cell.value is None:
+            if cell.fmt is not None:
+                ws.write_blank(row0, col, None, cell.fmt)
+            return
+        ws.write_datetime(row0, col, _naive_utc(cell.value), cell.fmt)
+    elif isinstance(cell, Formula):
+        value = cell.value
+        stored: float | int | str
+        if value is None:
+            stored = ""
+        elif isinstance(value, str):
+            stored = value
+        else:
+            stored = to_excel_number(value)
+        ws.write_formula(row0, col, cell.formula.replace("{r}", str(excel_row)), cell.fmt, stored)
+    else:  # pragma: no cover - a programming error
+        raise TypeError(f"not a cell: {cell!r}")
+
+
+def set_print_setup(ws: xlsxwriter.worksheet.Worksheet, repeat_header: bool = True) -> None:
+    """Landscape, one page wide, header row on every page, sheet name in the footer."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.set_footer("&L&A&RPage &P of &N")
+    if repeat_header:
+        ws.repeat_rows(0)
+
+
+@dataclass
+class _Part:
+    name: str
+    worksheet: xlsxwriter.worksheet.Worksheet
+    rows: int = 0  # data rows written (header excluded)
+
+
+class TableSheet:
+    """A table: header row frozen, autofilter, rows appended in order.
+
+    When a sheet is full (`MAX_ROWS_PER_SHEET`, header included) the table
+    continues on the next sheet, named "<name> (2)". Give `expected_rows`
+    (a cheap `count(*)`) and all parts are added at once, so two tables
+    streamed side by side keep their parts together in the sheet order;
+    without it (or past it) a part is added when needed.
+    """
+
+    def __init__(
+        self,
+        workbook: xlsxwriter.workbook.Workbook,
+        fmts: Formats,
+        name: str,
+        columns: Sequence[Column],
+        expected_rows: int = 0,
+    ) -> None:
+        if len(name) > MAX_SHEET_NAME - 6:
+            raise ValueError(f"sheet name too long to number its parts: {name}")
+        self.workbook = workbook
+        self.fmts = fmts
+        self.name = name
+        self.columns = list(columns)
+        self.parts: list[_Part] = []
+        self._current = 0
+        per_sheet = MAX_ROWS_PER_SHEET - 1
+        for _ in range(max(1, -(-expected_rows // per_sheet))):
+            self._new_part()
+
+    def column_letter(self, header: str) -> str:
+        """The column letter of a header, for formulas."""
+        for index, column in enumerate(self.columns):
+            if column.header == header:
+                return xl_col_to_name(index)
+        raise KeyError(header)
+
+    def _new_part(self) -> None:
+        number = len(self.parts) + 1
+        name = self.name if number == 1 else f"{self.name} ({number})"
+        ws = self.workbook.add_worksheet(name)
+        for col, column in enumerate(self.columns):
+            ws.set_column(col, col, column.width)
+        ws.set_row(0, 30)
+        for col, column in enumerate(self.columns):
+            ws.write_string(0, col, column.header, self.fmts.header(column.numeric))
+        ws.freeze_panes(1, 0)
+        set_print_setup(ws)
+        self.parts.append(_Part(name, ws))
+
+    def next_location(self) -> Location:
+        """Where the next appended row will land (opens a new part if full)."""
+        part = self.parts[self._current]
+        if part.rows + 1 >= MAX_ROWS_PER_SHEET:
+            self._current += 1
+            if self._current == len(self.parts):
+                self._new_part()
+            part = self.parts[self._current]
+        return Location(part.name, part.rows + 2)
+
+    def append(self, cells: Sequence[Cell]) -> Location:
+        """Write one row; `{r}` in formulas becomes the row's Excel number."""
+        location = self.next_location()
+        part = self.parts[self._current]
+        row0 = location.row - 1
+        for col, cell in enumerate(cells):
+            write_cell(part.worksheet, row0, col, cell, location.row)
+        part.rows += 1
+        return location
+
+    @property
+    def row_count(self) -> int:
+        return sum(part.rows for part in self.parts)
+
+    def ranges(self, header: str) -> list[str]:
+        """The column's data range on every part, e.g. 'Lines'!$G$2:$G$9.
+
+        An empty part still gets a one-cell range (its empty row 2), so a
+        SUMIFS over it is 0 rather than a broken reference.
+        """
+        letter = self.column_letter(header)
+        out = []
+        for part in self.parts:
+            last = max(part.rows + 1, 2)
+            out.append(f"{quote_sheet(part.name)}!${letter}$2:${letter}${last}")
+        return out
+
+    def finish(self) -> None:
+        """Autofilter over each part's rows (set last: the extent is known now)."""
+        last_col = len(self.columns) - 1
+        for part in self.parts:
+            part.worksheet.autofilter(0, 0, max(part.rows, 1), last_col)
+
+
+def sumifs(table: TableSheet, sum_header: str, criteria: Sequence[tuple[str, str]]) -> str:
+    """SUMIFS over every part of a table, added up: criteria are (header, expression)."""
+    terms = []
+    for index, sum_range in enumerate(table.ranges(sum_header)):
+        args = [sum_range]
+        for header, expression in criteria:
+            args += [table.ranges(header)[index], expression]
+        terms.append("SUMIFS(" + ",".join(args) + ")")
+    return "+".join(terms)
+
+
+def countifs(table: TableSheet, criteria: Sequence[tuple[str, str]]) -> str:
+    """COUNTIFS over every part of a table, added up."""
+    terms = []
+    for index in range(len(table.parts)):
+        args: list[str] = []
+        for header, expression in criteria:
+            args += [table.ranges(header)[index], expression]
+        terms.append("COUNTIFS(" + ",".join(args) + ")")
+    return "+".join(terms)
+
+
+def sum_ranges(pieces: Sequence[tuple[str, int, int]], letter: str) -> str:
+    """SUM over row spans that may sit on several sheet parts."""
+    refs = []
+    for sheet, first, last in pieces:
+        cell = f"${letter}${first}" if first == last else f"${letter}${first}:${letter}${last}"
+        refs.append(f"{quote_sheet(sheet)}!{cell}")
+    return "SUM(" + ",".join(refs) + ")"
+
+
+@contextlib.contextmanager
+def atomic_workbook(
+    path: Path, properties: dict[str, object]
+) -> Iterator[xlsxwriter.workbook.Workbook]:
+    """Write a workbook to a temporary file beside `path`, then `os.replace` it.
+
+    A crash mid-write leaves the previous workbook in place and removes the
+    temporary file: an accountant never opens half a workbook.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        workbook = xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS)
+        workbook.set_properties(properties)
+        try:
+            yield workbook
+        except BaseException:
+            # Close anyway so XlsxWriter drops its temporary row files.
+            with contextlib.suppress(Exception):
+                workbook.close()
+            raise
+        workbook.close()
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are for others to read
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def summary_sheet(
+    workbook: xlsxwriter.workbook.Workbook, name: str, widths: Sequence[float]
+) -> xlsxwriter.worksheet.Worksheet:
+    """A small sheet of totals blocks (not a streamed table): print setup, widths."""
+    ws = workbook.add_worksheet(name)
+    set_print_setup(ws)
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(1, 0)
+    return ws
+
+
+def write_block(
+    ws: xlsxwriter.worksheet.Worksheet,
+    row0: int,
+    headers: Sequence[str],
+    fmts: Formats,
+    rows: Sequence[Sequence[Cell]],
+) -> int:
+    """A header row and its rows starting at `row0`; returns the row after a blank gap.
+
+    Blocks on a totals sheet are separated by one blank row, which is how
+    `verify` finds them again.
+    """
+    first = rows[0] if rows else []
+    ws.set_row(row0, 30)  # room for a wrapped two-word header
+    for col, header in enumerate(headers):
+        numeric = col < len(first) and isinstance(first[col], Number | Formula)
+        ws.write_string(row0, col, header, fmts.header(numeric))
+    for cells in rows:
+        row0 += 1
+        for col, cell in enumerate(cells):
+            write_cell(ws, row0, col, cell, row0 + 1)
+    return row0 + 2

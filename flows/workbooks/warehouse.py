@@ -1,0 +1,158 @@
+"""Reading the warehouse for the workbooks: one period, bound, in batches.
+
+Every query here filters `where period = ?` with the period bound as a
+parameter, and big results are streamed with `fetchmany` so a month with ten
+million invoice lines never becomes one DataFrame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+BATCH_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the close tells the workbooks about itself (shown on every Cover).
+
+    `run_started_at` is the only wall-clock value that may appear in a
+    workbook, so the same warehouse rows give the same workbook contents.
+    """
+
+    period: str
+    run_started_at: dt.datetime
+    as_of: dt.date
+    validation_status: str = "not run"
+    report_link: str | None = None
+
+
+@dataclass(frozen=True)
+class CoverFacts:
+    """Warehouse facts every Cover shows: inputs, invoice counts, rejections."""
+
+    input_files: list[dict[str, Any]] = field(default_factory=list)
+    invoices_issued: int = 0
+    invoices_held: int = 0
+    rejected_rows: int = 0
+    has_invoices: bool = False
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `main.<table>` exists (a close without billed_invoices has no reconciliation)."""
+    row = con.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'main' and table_name = ? and database_name = current_database()",
+        [table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """Column names of `main.<table>` (empty when the table is missing)."""
+    rows = con.execute(
+        "select column_name from duckdb_columns() "
+        "where schema_name = 'main' and table_name = ? and database_name = current_database()",
+        [table],
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str, period: str) -> int:
+    """Rows of `main.<table>` for the period (0 when the table is missing)."""
+    if not table_exists(con, table):
+        return 0
+    row = con.execute(f"select count(*) from main.{table} where period = ?", [period]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def stream(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]
+) -> Iterator[dict[str, Any]]:
+    """Rows of a query as dicts, fetched `BATCH_SIZE` at a time."""
+    cursor = con.execute(sql, list(params))
+    names = [column[0] for column in cursor.description]
+    while True:
+        batch = cursor.fetchmany(BATCH_SIZE)
+        if not batch:
+            return
+        for values in batch:
+            yield dict(zip(names, values, strict=True))
+
+
+def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """A small result (totals, counts) as a list of dicts."""
+    return list(stream(con, sql, params))
+
+
+def account_names_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """A subquery (account_id, account_name) from the period's invoices, or an empty one.
+
+    hwm_usage, prepaid_balances and license_days carry no account name; the
+    period's invoices do. Bind the period once more when it is a real query.
+    """
+    if table_exists(con, "invoices") and "account_name" in table_columns(con, "invoices"):
+        return (
+            "(select account_id, min(account_name) as account_name "
+            "from main.invoices where period = ? group by account_id)"
+        )
+    return (
+        "(select null::varchar as account_id, null::varchar as account_name "
+        "where ?::varchar is null)"
+    )
+
+
+def load_cover_facts(con: duckdb.DuckDBPyConnection, period: str) -> CoverFacts:
+    """The period's input files with their counts, invoice counts and rejected rows."""
+    files: list[dict[str, Any]] = []
+    if table_exists(con, "input_files") or table_exists(con, "load_counts"):
+        has_files = table_exists(con, "input_files")
+        has_counts = table_exists(con, "load_counts")
+        files_sql = (
+            "select file, path, format, bytes, sha256 from main.input_files where period = ?"
+            if has_files
+            else "select null::varchar as file, null::varchar as path, null::varchar as format, "
+            "null::bigint as bytes, null::varchar as sha256 where ?::varchar is null"
+        )
+        counts_sql = (
+            "select file, rows_read, accepted, duplicates, rejected "
+            "from main.load_counts where period = ?"
+            if has_counts
+            else "select null::varchar as file, null::bigint as rows_read, "
+            "null::bigint as accepted, null::bigint as duplicates, null::bigint as rejected "
+            "where ?::varchar is null"
+        )
+        files = fetch(
+            con,
+            f"""
+            select coalesce(f.file, c.file) as file, f.path, f.format, f.bytes, f.sha256,
+                   c.rows_read, c.accepted, c.duplicates, c.rejected
+            from ({files_sql}) f
+            full outer join ({counts_sql}) c on f.file = c.file
+            order by coalesce(f.file, c.file), f.path
+            """,
+            [period, period],
+        )
+    issued = held = 0
+    has_invoices = False
+    if table_exists(con, "invoices"):
+        row = con.execute(
+            "select count(*) filter (where status = 'issued'), "
+            "count(*) filter (where status = 'held'), count(*) "
+            "from main.invoices where period = ?",
+            [period],
+        ).fetchone()
+        assert row is not None
+        issued, held, has_invoices = int(row[0]), int(row[1]), row[2] > 0
+    rejected = 0
+    if table_exists(con, "rejected_rows"):
+        row = con.execute(
+            "select count(*) from main.rejected_rows where period = ?", [period]
+        ).fetchone()
+        rejected = int(row[0]) if row else 0
+    return CoverFacts(files, issued, held, rejected, has_invoices)

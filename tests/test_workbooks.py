@@ -1,0 +1,375 @@
+"""The four workbooks, read back with openpyxl (no LibreOffice needed).
+
+Known answers come from tests/workbook_fixtures.py, whose docstring carries
+the arithmetic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+import flows.workbooks.invoices as invoices_module
+from flows.workbooks import RunInfo, sheets, verify_workbooks, warehouse, write_workbooks
+from tests.workbook_fixtures import INJECTIONS, OTHER_PERIOD, PERIOD, build_warehouse
+
+NAMES = ("invoices", "overage", "prepaid", "reconciliation")
+RUN = RunInfo(
+    period=PERIOD,
+    run_started_at=dt.datetime(2026, 11, 22, 8, 30, tzinfo=dt.UTC),
+    as_of=dt.date(2027, 2, 15),
+    validation_status="passed",
+)
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    return build_warehouse()
+
+
+@pytest.fixture
+def reports(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> Path:
+    write_workbooks(con, PERIOD, tmp_path, RUN)
+    return tmp_path
+
+
+def load(reports: Path, name: str, **kwargs) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(reports / PERIOD / f"{name}.xlsx", **kwargs)
+
+
+def table(wb: openpyxl.Workbook, sheet: str) -> list[dict]:
+    rows = list(wb[sheet].iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:] if any(row)]
+
+
+def cents(value: float | int) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal("0.01"))
+
+
+def test_writes_the_four_workbooks_in_the_period_folder(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    paths = write_workbooks(con, PERIOD, tmp_path, RUN)
+    assert paths == [tmp_path / PERIOD / f"{name}.xlsx" for name in NAMES]
+    assert sorted(p.name for p in (tmp_path / PERIOD).iterdir()) == sorted(
+        f"{n}.xlsx" for n in NAMES
+    )
+
+
+def test_run_info_must_be_for_the_period(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="2026-11"):
+        write_workbooks(con, "2026-11", tmp_path, RUN)
+
+
+def test_verify_finds_nothing_wrong(con: duckdb.DuckDBPyConnection, reports: Path) -> None:
+    assert verify_workbooks(con, PERIOD, reports) == []
+
+
+def test_verify_reports_a_warehouse_that_disagrees(
+    con: duckdb.DuckDBPyConnection, reports: Path
+) -> None:
+    con.execute("update main.invoices set total = 120 where invoice_number = '2026-10-A-100-BASE'")
+    problems = verify_workbooks(con, PERIOD, reports)
+    assert any("2026-10-A-100-BASE" in p and "Total" in p for p in problems)
+    assert any("Totals by currency USD" in p for p in problems)
+
+
+def test_totals_per_currency_equal_the_warehouse(
+    con: duckdb.DuckDBPyConnection, reports: Path
+) -> None:
+    wb = load(reports, "invoices", data_only=True)
+    rows = list(wb["Totals by currency"].iter_rows(values_only=True))
+    first_block = rows[1 : rows.index((None,) * len(rows[0]))]
+    got = {row[0]: (row[1], cents(row[4])) for row in first_block}
+    want = {
+        cur: (n, total)
+        for cur, n, total in con.execute(
+            "select currency, count(*), sum(total) from main.invoices where period = ? "
+            "group by currency",
+            [PERIOD],
+        ).fetchall()
+    }
+    assert got == want
+    # by hand: 119.00 + 25.50 + 12345.68 + 6172.84 + 4.10; 2226 + 6173 + 3704
+    assert got["USD"] == (5, Decimal("18667.12"))
+    assert got["JPY"] == (3, Decimal("12103"))
+
+
+def test_register_and_lines_equal_the_warehouse(
+    con: duckdb.DuckDBPyConnection, reports: Path
+) -> None:
+    wb = load(reports, "invoices", data_only=True)
+    register = {r["Invoice number"]: r for r in table(wb, "Invoice register")}
+    want = con.execute(
+        "select invoice_number, total, status, hold_reason from main.invoices where period = ?",
+        [PERIOD],
+    ).fetchall()
+    assert set(register) == {number for number, *_ in want}
+    for number, total, status, hold in want:
+        assert cents(register[number]["Total"]) == total
+        assert register[number]["Status"] == status
+        assert register[number]["Hold reason"] == hold
+    lines = table(wb, "Invoice lines")
+    want_lines = con.execute(
+        "select invoice_number, line_no, amount from main.invoice_lines where period = ? "
+        "order by 1, 2",
+        [PERIOD],
+    ).fetchall()
+    assert [(r["Invoice number"], r["Line"], cents(r["Amount"])) for r in lines] == want_lines
+
+
+def test_other_periods_never_show(reports: Path) -> None:
+    for name in NAMES:
+        for ws in load(reports, name):
+            for row in ws.iter_rows(values_only=True):
+                assert not any(isinstance(v, str) and v.startswith(OTHER_PERIOD) for v in row)
+                assert 999.99 not in row
+
+
+def test_overage_prepaid_and_reconciliation_figures(reports: Path) -> None:
+    overage = table(load(reports, "overage", data_only=True), "Accounts over contract")
+    assert [(r["Account id"], r["Overage quantity"], r["Overage amount"]) for r in overage] == [
+        ("A-100", 3, 25.5),
+        ("A-800", 500, 6172.84),  # 500 x 12.345678 = 6172.839 -> 6172.84
+        ("J-900", 3, 3704),  # 3 x 1234.5 = 3703.5 -> 3704
+    ]
+    assert overage[0]["Reached at (UTC)"] == dt.datetime(2026, 10, 14, 9, 30)
+    prepaid = {
+        r["Account id"]: r
+        for r in table(load(reports, "prepaid", data_only=True), "Balance statement")
+    }
+    assert prepaid["P-500"]["Shortfall"] == 4.1  # 9 x 2.15 = 19.35 - 15.25
+    assert prepaid["P-400"]["Runway months"] == 1  # floor(40 / 30)
+    assert prepaid["P-600"]["Runway months"] in (None, "")  # no charge, no runway
+    assert prepaid["P-400"]["Prepay 36 months"] == 1080  # 10 x 36 x 3.00
+    recon = load(reports, "reconciliation", data_only=True)
+    exceptions = table(recon, "Exceptions")
+    # largest absolute difference first, rows without a difference last
+    assert [r["Invoice number"] for r in exceptions][:2] == [
+        "2026-10-A-800-OVERAGE",
+        "2026-10-A-100-OVERAGE",
+    ]
+    assert "matched" not in {r["Status"] for r in exceptions}
+    past_due = table(recon, "Past-due accounts")
+    assert {(r["Account id"], r["Overdue outstanding"]) for r in past_due} == {
+        ("A-200", 59.4),
+        ("J-300", 2226),
+        ("A-800", 12345.68),
+        ("Z-999", 250),
+        ("A-100", 20),
+    }
+    aging = {(r["Account id"], r["Currency"]): r for r in table(recon, "AR aging")}
+    assert aging[("Z-999", "USD")]["Over 90 days"] == 250
+    assert aging[("A-100", "USD")]["Total outstanding"] == 20
+
+
+def test_totals_and_derived_amounts_are_live_formulas(reports: Path) -> None:
+    wb = load(reports, "invoices")
+    register = wb["Invoice register"]
+    assert register["F2"].value == "=SUM('Invoice lines'!$I$2)"
+    lines = table(wb, "Invoice lines")
+    amounts = {(r["Invoice number"], r["Line"]): r["Amount"] for r in lines}
+    assert amounts[("2026-10-A-100-BASE", 1)].startswith("=ROUND(F2*G2,2)")
+    assert amounts[("2026-10-J-300-LICENSE", 1)].startswith("=ROUND(F")
+    assert "/H" in amounts[("2026-10-J-300-LICENSE", 1)]
+    assert amounts[("2026-10-J-900-BASE", 1)].endswith(",0)")  # JPY: no minor unit
+    totals = wb["Totals by currency"]
+    assert totals["E2"].value.startswith("=SUMIFS(")
+    prepaid = load(reports, "prepaid")["Balance statement"]
+    assert prepaid["J2"].value == "=MIN(MAX(F2,0),I2)"
+    assert prepaid["M2"].value.startswith('=IF(I2=0,"",INT(')
+    for name in NAMES:
+        for ws in load(reports, name):
+            for row in ws.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        assert "[#" not in cell.value and "[[" not in cell.value
+
+
+def all_cells(reports: Path):
+    for name in NAMES:
+        for ws in load(reports, name):
+            for row in ws.iter_rows():
+                yield from row
+
+
+def test_text_from_inputs_is_stored_as_text(reports: Path) -> None:
+    found = {}
+    for cell in all_cells(reports):
+        if cell.value in INJECTIONS:
+            found[cell.value] = cell.data_type
+        if cell.data_type == "f":
+            assert "HYPERLINK" not in cell.value and "1+1" not in cell.value
+    assert set(found) == set(INJECTIONS)
+    assert set(found.values()) == {"s"}
+
+
+def test_number_formats_dates_and_integers(reports: Path) -> None:
+    wb = load(reports, "invoices")
+    register = {r[0].value: r for r in wb["Invoice register"].iter_rows(min_row=2)}
+    jpy_total = register["2026-10-J-300-LICENSE"][5]
+    usd_total = register["2026-10-A-100-BASE"][5]
+    assert jpy_total.number_format == '"JPY "#,##0;"JPY -"#,##0'
+    assert usd_total.number_format == '"USD "#,##0.00;"USD -"#,##0.00'
+    invoice_date = register["2026-10-A-100-BASE"][10]
+    assert invoice_date.is_date and invoice_date.value == dt.datetime(2026, 11, 3)
+    assert invoice_date.number_format == "yyyy-mm-dd"
+    quantity = wb["Invoice lines"]["F2"]
+    assert isinstance(quantity.value, int) and quantity.number_format == "#,##0"
+    held = register["2026-10-A-200-BASE"][6]
+    assert held.value == "held" and held.fill.fgColor.rgb.endswith("FFC7CE")
+
+
+def test_cover_shows_the_run_and_its_inputs(reports: Path) -> None:
+    ws = load(reports, "invoices")["Cover"]
+    rows = [r for r in ws.iter_rows(values_only=True)]
+    facts = {r[0]: r[1] for r in rows if r[0] and r[1] is not None}
+    assert facts["Period"] == PERIOD
+    assert facts["Run started (UTC)"] == dt.datetime(2026, 11, 22, 8, 30)
+    assert facts["Payments as of"] == dt.datetime(2027, 2, 15)
+    assert facts["Validation"] == "passed"
+    assert facts["Invoices issued"] == 8
+    assert facts["Invoices held (not issued)"] == 2
+    assert facts["Rejected input rows"] == 2
+    files = {r[0]: r for r in rows if r[0] in ("accounts.csv", "license_events.parquet")}
+    import hashlib
+
+    assert files["accounts.csv"][2:6] == (10, 9, 0, 1)
+    assert files["accounts.csv"][7] == hashlib.sha256(b"accounts").hexdigest()
+
+
+def test_document_properties_are_deterministic(reports: Path) -> None:
+    props = load(reports, "overage").properties
+    assert props.created == dt.datetime(2026, 11, 22, 8, 30)
+    assert props.title == f"Overage {PERIOD}"
+    assert props.creator == "closebook"
+
+
+def test_sheets_are_usable_on_open(reports: Path) -> None:
+    ws = load(reports, "invoices")["Invoice register"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:M11"
+    assert ws.print_title_rows == "$1:$1"
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1)  # 1 is the default, left out of the XML
+    assert ws.page_setup.fitToHeight == 0
+    assert ws.column_dimensions["A"].width > 20
+
+
+@pytest.mark.parametrize("limit", [3, 5, 8])
+def test_long_tables_continue_on_numbered_sheets(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    monkeypatch.setattr(sheets, "MAX_ROWS_PER_SHEET", limit)
+    monkeypatch.setattr(warehouse, "BATCH_SIZE", 2)
+    write_workbooks(con, PERIOD, tmp_path, RUN)
+    assert verify_workbooks(con, PERIOD, tmp_path) == []
+    wb = load(tmp_path, "invoices")
+    per_sheet = limit - 1
+    parts = -(-11 // per_sheet)  # 11 lines
+    names = [n for n in wb.sheetnames if n.startswith("Invoice lines")]
+    assert names == ["Invoice lines"] + [f"Invoice lines ({i})" for i in range(2, parts + 1)]
+    for name in names:
+        assert wb[name].max_row <= limit
+    totals = wb["Totals by currency"]["E2"].value
+    assert totals.count("SUMIFS(") == -(-10 // per_sheet)  # one per register part
+    if limit == 8:  # J-300's two lines: row 8 of part 1 and row 2 of part 2
+        register = {
+            r[0].value: r[5].value
+            for n in wb.sheetnames
+            if n.startswith("Invoice register")
+            for r in wb[n].iter_rows(min_row=2)
+        }
+        assert register["2026-10-J-300-LICENSE"] == (
+            "=SUM('Invoice lines'!$I$8,'Invoice lines (2)'!$I$2)"
+        )
+
+
+def sheet_contents(reports: Path) -> dict:
+    out = {}
+    for name in NAMES:
+        wb = load(reports, name)
+        for ws in wb:
+            out[(name, ws.title)] = [
+                [(c.value, c.number_format) for c in row] for row in ws.iter_rows()
+            ]
+    return out
+
+
+def test_same_rows_give_the_same_workbooks(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    write_workbooks(con, PERIOD, tmp_path / "a", RUN)
+    write_workbooks(con, PERIOD, tmp_path / "b", RUN)
+    assert sheet_contents(tmp_path / "a") == sheet_contents(tmp_path / "b")
+    for name in NAMES:  # XlsxWriter with a fixed `created` is byte-for-byte reproducible
+        a = (tmp_path / "a" / PERIOD / f"{name}.xlsx").read_bytes()
+        assert a == (tmp_path / "b" / PERIOD / f"{name}.xlsx").read_bytes()
+
+
+def test_a_crash_mid_write_leaves_the_old_workbook(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_workbooks(con, PERIOD, tmp_path, RUN)
+    folder = tmp_path / PERIOD
+    before = (folder / "invoices.xlsx").read_bytes()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(invoices_module, "_write_license_days", boom)
+    con.execute("update main.invoices set account_name = 'Changed'")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_workbooks(con, PERIOD, tmp_path, RUN)
+    assert (folder / "invoices.xlsx").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.xlsx" for n in NAMES)
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "reconciliation",
+        "invoice_lines",
+        "hwm_usage",
+        "prepaid_balances",
+        "license_days",
+        "input_files",
+    ],
+)
+def test_a_missing_table_still_gives_every_workbook(tmp_path: Path, missing: str) -> None:
+    con = build_warehouse(skip=(missing,))
+    write_workbooks(con, PERIOD, tmp_path, RUN)
+    assert verify_workbooks(con, PERIOD, tmp_path) == []
+    if missing == "reconciliation":
+        cover = load(tmp_path, "reconciliation")["Cover"]
+        notes = [r[0] for r in cover.iter_rows(values_only=True) if isinstance(r[0], str)]
+        assert any(t.startswith("No reconciliation for 2026-10") for t in notes)
+
+
+def test_an_empty_period_gives_workbooks_that_say_so(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    write_workbooks(con, "2026-12", tmp_path, dataclasses.replace(RUN, period="2026-12"))
+    assert verify_workbooks(con, "2026-12", tmp_path) == []
+    wb = openpyxl.load_workbook(tmp_path / "2026-12" / "invoices.xlsx")
+    cover = [r[0] for r in wb["Cover"].iter_rows(values_only=True) if isinstance(r[0], str)]
+    assert "No invoices were computed for 2026-12." in cover
+
+
+def test_a_line_the_formula_cannot_reproduce_is_written_as_its_value(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    con.execute(
+        "update main.invoice_lines set amount = 119.01 where invoice_number = '2026-10-A-100-BASE'"
+    )
+    write_workbooks(con, PERIOD, tmp_path, RUN)
+    lines = load(tmp_path, "invoices")["Invoice lines"]
+    assert lines["I2"].value == 119.01
+    problems = verify_workbooks(con, PERIOD, tmp_path)
+    # the register total (a SUM over the lines) now disagrees with invoices.total
+    assert any("2026-10-A-100-BASE" in p and "119.01" in p for p in problems)
