@@ -7,6 +7,9 @@
 -- The session time zone never matters.
 create or replace macro parse_utc(s) as (
     case
+        -- fast path for the canonical export form, 2026-10-05T12:00:00Z (same result, no regex)
+        when length(s) = 20 and s[20] = 'Z' and try_strptime(s, '%Y-%m-%dT%H:%M:%SZ') is not null
+            then try_strptime(s, '%Y-%m-%dT%H:%M:%SZ')
         when regexp_full_match(trim(s), '\d{4}-\d{2}-\d{2}')
             then try_cast(trim(s) as timestamp)
         when regexp_full_match(trim(s), '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?')

@@ -7,8 +7,8 @@ with params as (
 ),
 
 rows as (
-    select * from int_input_rows
-    where row_status = 'rejected' and account_id is not null
+    select * from int_rejected_input_rows
+    where account_id is not null
 ),
 
 accounts as (
@@ -29,11 +29,17 @@ final as (
     select
         account_id,
         count(*) as rejected_rows,
+        -- name the first five rows, so the reason stays readable in a register
         'rejected input rows: '
-            || string_agg(
-                source_table || ' line ' || line_number || ' (' || reject_reason || ')',
-                '; ' order by source_table, line_number
-            ) as hold_reason
+            || array_to_string(
+                list(
+                    source_table || ' line ' || line_number || ' (' || reject_reason || ')'
+                    order by source_table, line_number
+                )[1:5],
+                '; '
+            )
+            || case when count(*) > 5 then '; and ' || (count(*) - 5) || ' more' else '' end
+            as hold_reason
     from holding_rows
     group by account_id
 )

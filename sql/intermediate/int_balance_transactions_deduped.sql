@@ -1,6 +1,7 @@
 -- int_balance_transactions_deduped: one row per raw balance_transactions row with its
 -- fate on its own terms (contract §4): parse errors, unknown or rejected accounts, a
--- transaction on an account that is not prepaid, and duplicates of txn_id. The rule
+-- transaction on an account that is not prepaid, an amount finer than the account's
+-- currency (10.125 USD, 100.5 JPY: never rounded on the way in), and duplicates of txn_id. The rule
 -- "a transaction that would leave the balance below zero" is applied after this,
 -- in int_balance_transactions_checked.
 with transactions as (
@@ -26,6 +27,10 @@ located as (
                 then 'account ''' || transactions.account_id || ''' was rejected in accounts'
             when accounts.billing_model <> 'prepaid'
                 then 'account ''' || transactions.account_id || ''' is not a prepaid account'
+            when transactions.amount is not null
+                and transactions.amount <> round_money(transactions.amount, accounts.minor_unit)
+                then 'amount ''' || transactions.amount_text || ''' has more decimals than '
+                    || accounts.currency || ' allows'
         end as row_reason
     from transactions
     left join account_lookup on account_lookup.account_id = transactions.account_id

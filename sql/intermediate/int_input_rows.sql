@@ -1,5 +1,6 @@
 -- int_input_rows: one row per data row of every input file, with its fate
 -- (accepted, duplicate, rejected) — the ledger behind rejected_rows and load_counts.
+-- The row's raw text stays in raw_<file> (joined back for rejected rows only).
 -- Contract §4: rows read = accepted + exact duplicates + rejected, per file.
 with accounts as (
     select * from int_accounts_checked
@@ -34,31 +35,30 @@ unreadable as (
 ),
 
 unioned as (
-    select source_table, line_number, raw_text, account_id, row_date, row_status, reject_reason
+    select source_table, line_number, account_id, row_date, row_status, reject_reason
     from accounts
     union all
-    select source_table, line_number, raw_text, account_id, row_date, row_status, reject_reason
+    select source_table, line_number, account_id, row_date, row_status, reject_reason
     from license_prices
     union all
-    select source_table, line_number, raw_text, account_id, row_date, row_status, reject_reason
+    select source_table, line_number, account_id, row_date, row_status, reject_reason
     from usage_snapshots
     union all
-    select source_table, line_number, raw_text, account_id, row_date, row_status, reject_reason
+    select source_table, line_number, account_id, row_date, row_status, reject_reason
     from license_events
     union all
-    select source_table, line_number, raw_text, account_id, row_date, row_status, reject_reason
+    select source_table, line_number, account_id, row_date, row_status, reject_reason
     from balance_transactions
     union all
-    select source_table, line_number, raw_text, account_id, row_date, row_status, reject_reason
+    select source_table, line_number, account_id, row_date, row_status, reject_reason
     from billed_invoices
     union all
-    select source_table, line_number, raw_text, account_id, row_date, row_status, reject_reason
+    select source_table, line_number, account_id, row_date, row_status, reject_reason
     from payments
     union all
     select
         source_table,
         line_number,
-        raw_text,
         cast(null as varchar) as account_id,
         cast(null as timestamp) as row_date,
         'rejected' as row_status,

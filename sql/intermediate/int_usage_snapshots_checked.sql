@@ -23,15 +23,36 @@ located as (
     left join account_lookup on account_lookup.account_id = snapshots.account_id
 ),
 
-ranked as (
-    select
-        line_number,
-        quantity,
-        first_value(quantity) over by_key as standing_quantity,
-        row_number() over by_key as key_rank
+valid as (
+    select line_number, account_id, metric, observed_at, quantity
     from located
     where row_reason is null
-    window by_key as (partition by account_id, metric, observed_at order by line_number)
+),
+
+-- Only keys written more than once need ranking; at 10M rows, grouping first
+-- is far cheaper than a window over every row.
+repeated_keys as (
+    select account_id, metric, observed_at
+    from valid
+    group by account_id, metric, observed_at
+    having count(*) > 1
+),
+
+ranked as (
+    select
+        valid.line_number,
+        valid.quantity,
+        first_value(valid.quantity) over by_key as standing_quantity,
+        row_number() over by_key as key_rank
+    from valid
+    semi join repeated_keys
+        on repeated_keys.account_id = valid.account_id
+        and repeated_keys.metric = valid.metric
+        and repeated_keys.observed_at = valid.observed_at
+    window by_key as (
+        partition by valid.account_id, valid.metric, valid.observed_at
+        order by valid.line_number
+    )
 ),
 
 fates as (
@@ -51,7 +72,10 @@ final as (
         'usage_snapshots' as source_table,
         located.* exclude (row_reason),
         located.observed_at as row_date,
-        coalesce(fates.row_status, 'rejected') as row_status,
+        case
+            when located.row_reason is not null then 'rejected'
+            else coalesce(fates.row_status, 'accepted')
+        end as row_status,
         case
             when located.row_reason is not null then located.row_reason
             when fates.row_status = 'rejected'

@@ -5,8 +5,7 @@ with params as (
 ),
 
 rows as (
-    select * from int_input_rows
-    where row_status = 'rejected'
+    select * from int_rejected_input_rows
 ),
 
 files as (

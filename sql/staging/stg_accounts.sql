@@ -13,7 +13,6 @@ currencies as (
 typed as (
     select
         raw.line_number,
-        raw.raw_text,
         raw.account_id,
         raw.account_name,
         raw.billing_model,

@@ -8,7 +8,6 @@ with raw as (
 typed as (
     select
         line_number,
-        raw_text,
         txn_id,
         account_id,
         kind,

@@ -11,7 +11,6 @@ currencies as (
 typed as (
     select
         raw.line_number,
-        raw.raw_text,
         raw.invoice_number,
         raw.account_id,
         raw.period,

@@ -7,7 +7,6 @@ with raw as (
 typed as (
     select
         line_number,
-        raw_text,
         event_id,
         license_id,
         account_id,

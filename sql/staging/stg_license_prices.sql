@@ -11,7 +11,6 @@ currencies as (
 typed as (
     select
         raw.line_number,
-        raw.raw_text,
         raw.product,
         raw.currency,
         raw.unit_price as unit_price_text,

@@ -6,7 +6,6 @@ with raw as (
 typed as (
     select
         line_number,
-        raw_text,
         payment_id,
         invoice_number,
         amount as amount_text,

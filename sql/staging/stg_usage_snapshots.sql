@@ -7,7 +7,6 @@ with raw as (
 typed as (
     select
         line_number,
-        raw_text,
         account_id,
         observed_at as observed_at_text,
         metric,

@@ -1,0 +1,58 @@
+-- int_invoice_lines_prepaid: one row per invoice line of the closed period for prepaid
+-- accounts. Contract §2.3: a shortfall > 0 gets a prepaid_shortfall invoice of one line,
+-- quantity 1, amount = shortfall, its description naming the charge and the balance
+-- applied, e.g. "October 2026: 25 devices x 4.00 = 100.00; balance applied 60.00;
+-- shortfall 40.00".
+with params as (
+    select * from close_params
+),
+
+monthly as (
+    select * from int_prepaid_monthly
+),
+
+period_months as (
+    select
+        monthly.*,
+        params.period_start,
+        case
+            when monthly.minor_unit = 0 and monthly.unit_price = round(monthly.unit_price, 0)
+                then cast(cast(monthly.unit_price as decimal(18, 0)) as varchar)
+            when monthly.unit_price = round(monthly.unit_price, 2)
+                then cast(cast(monthly.unit_price as decimal(18, 2)) as varchar)
+            else rtrim(cast(monthly.unit_price as varchar), '0')
+        end as price_text,
+        case
+            when monthly.minor_unit = 0 then cast(cast(monthly.charge as decimal(18, 0)) as varchar)
+            else cast(monthly.charge as varchar)
+        end as charge_text,
+        case
+            when monthly.minor_unit = 0 then cast(cast(monthly.drawdown as decimal(18, 0)) as varchar)
+            else cast(monthly.drawdown as varchar)
+        end as drawdown_text,
+        case
+            when monthly.minor_unit = 0 then cast(cast(monthly.shortfall as decimal(18, 0)) as varchar)
+            else cast(monthly.shortfall as varchar)
+        end as shortfall_text
+    from monthly
+    inner join params on params.period = monthly.period
+    where monthly.shortfall > 0
+),
+
+final as (
+    select
+        period,
+        account_id,
+        'prepaid_shortfall' as invoice_type,
+        1 as line_no,
+        strftime(period_start, '%B %Y') || ': ' || devices || ' devices x ' || price_text
+            || ' = ' || charge_text || '; balance applied ' || drawdown_text
+            || '; shortfall ' || shortfall_text as description,
+        cast(1 as bigint) as quantity,
+        cast(shortfall as decimal(18, 6)) as unit_price,
+        cast(shortfall as decimal(18, 2)) as amount,
+        cast(null as varchar) as hold_reason
+    from period_months
+)
+
+select * from final
