@@ -169,11 +169,7 @@ def step_validate(ctx: CloseContext) -> tuple[str, Path | None]:
     with connect(ctx.warehouse) as con:
         result = validate_close(con, ctx.period.period, ctx.period_reports)
     if result.run_failed:
-        failed = ", ".join(sorted({c.expectation for c in result.failed}))
-        raise CloseFailed(
-            f"validation failed and cannot be attributed to invoices ({failed}); "
-            f"nothing was published; see {result.report_path}"
-        )
+        raise CloseFailed(f"{result.one_line()}; see {result.report_path}")
     status = "passed" if not result.failed else f"failed: {len(result.failed)} checks"
     if result.held_invoices:
         status += f", {len(result.held_invoices)} invoices held"
@@ -190,6 +186,7 @@ def step_workbooks(
     ctx: CloseContext, validation_status: str, report: Path | None
 ) -> list[Path]:
     """Write the four workbooks from the warehouse, then read them back and compare."""
+    from flows.validation import record_external_check, write_report
     from flows.workbooks import RunInfo, verify_workbooks, write_workbooks
 
     info = RunInfo(
@@ -202,6 +199,18 @@ def step_workbooks(
     with connect(ctx.warehouse) as con:
         paths = write_workbooks(con, ctx.period.period, ctx.reports_dir, info)
         problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir)
+        # The workbooks exist only after publish: their check joins the period's
+        # published validation results (and the report) there.
+        record_external_check(
+            con,
+            ctx.period.period,
+            "workbook_totals_equal_warehouse",
+            not problems,
+            "; ".join(problems[:5]),
+            schema="main",
+        )
+        if report is not None:
+            write_report(con, ctx.period.period, report.parent, schema="main")
     if problems:
         raise CloseFailed(f"workbooks disagree with the warehouse: {problems[0]}")
     return paths
