@@ -172,23 +172,33 @@ def _create_raw_table(
             return f"strftime(timezone('UTC', {ident}), '%Y-%m-%dT%H:%M:%S.%fZ')"
         return f"cast({ident} as varchar)"
 
+    canonical = {source: name for name, source in mapping.items()}
+    extras = [c for c in source_columns if c not in canonical]
+    stored = {**canonical, **{c: f"extra_{i}" for i, c in enumerate(extras, start=1)}}
     selected = [
         f"{as_text(mapping[c])} as {c}" if c in mapping else f"cast(null as varchar) as {c}"
         for c in table.columns
-    ]
-    raw_text = " || ',' || ".join(_csv_field(as_text(c)) for c in source_columns)
+    ] + [f"{as_text(c)} as {stored[c]}" for c in extras]
     con.execute(
         f"create or replace table build.raw_{table.name} as "
-        f"select {', '.join(selected)}, {line_number_sql} as line_number, "
-        f"{raw_text} as raw_text from ({source_sql}) as src"
+        f"select {', '.join(selected)}, {line_number_sql} as line_number "
+        f"from ({source_sql}) as src"
+    )
+    # The row as written (every column, in the file's order), rendered on demand: a
+    # view, so a 10M-row load pays for the text of the rejected rows only.
+    raw_text = " || ',' || ".join(_csv_field(_quote_ident(stored[c])) for c in source_columns)
+    con.execute(
+        f"create or replace view build.raw_{table.name}_text as "
+        f"select line_number, {raw_text} as raw_text from build.raw_{table.name}"
     )
 
 
 def _create_empty_raw(con: duckdb.DuckDBPyConnection, table: InputTable) -> None:
     columns = ", ".join(f"{c} varchar" for c in table.columns)
+    con.execute(f"create or replace table build.raw_{table.name} ({columns}, line_number bigint)")
     con.execute(
-        f"create or replace table build.raw_{table.name} "
-        f"({columns}, line_number bigint, raw_text varchar)"
+        f"create or replace view build.raw_{table.name}_text as select line_number, "
+        f"cast(null as varchar) as raw_text from build.raw_{table.name}"
     )
 
 
@@ -241,9 +251,17 @@ def _read_csv_header(path: Path) -> list[str]:
 
 
 def _has_blank_line(path: Path) -> bool:
-    """Cheap test (C speed) for an empty line anywhere: only then is the slow scan needed."""
-    data = path.read_bytes()
-    return any(mark in data for mark in (b"\n\n", b"\n\r\n", b"\r\r"))
+    """Cheap test (C speed, 16 MiB at a time) for an empty line anywhere: only then is
+    the slow record scan needed."""
+    marks = (b"\n\n", b"\n\r\n", b"\r\r")
+    tail = b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 24), b""):
+            window = tail + chunk
+            if any(mark in window for mark in marks):
+                return True
+            tail = window[-2:]
+    return False
 
 
 def _scan_records(path: Path, wanted: set[int]) -> tuple[set[int], dict[int, str]]:
@@ -348,6 +366,34 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
         con.executemany(
             "insert into csv_blank_lines values (?)", [[line] for line in sorted(blank)]
         )
+    if bad_lines or blank:
+        _number_good_lines(con)
+    if bad_lines or blank:
+        source_sql = (
+            "select r.*, g.line_number as __line_number "
+            "from (select *, rowid as __row_index from csv_rows) as r "
+            "join csv_good_lines as g on g.row_index = r.__row_index"
+        )
+    else:  # the usual clean file: row k (from 0) is line k + 2, no join needed
+        source_sql = "select *, rowid + 2 as __line_number from csv_rows"
+    _create_raw_table(con, table, source_sql, columns, mapping, "__line_number")
+    reasons = " ".join(
+        f"when error_types like '%{kind}%' then '{text}'"
+        for kind, text in _UNREADABLE_REASONS.items()
+    )
+    con.execute(
+        f"insert into build.raw_unreadable_rows "
+        f"select {_quote_literal(table.name)}, line_number, "
+        f"case {reasons} else 'the row cannot be read as CSV' end, raw_text "
+        f"from csv_bad_lines order by line_number"
+    )
+    temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_good_lines")
+    for temp in (*temps, rejects, f"{rejects}_scan"):
+        con.execute(f"drop table if exists {temp}")
+
+
+def _number_good_lines(con: duckdb.DuckDBPyConnection) -> None:
+    """`csv_good_lines`: the line number of the k-th row the reader kept."""
     con.execute(
         """
         create or replace temp table csv_good_lines as
@@ -363,25 +409,6 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
             and line_number not in (select line_number from csv_blank_lines)
         """
     )
-    source_sql = (
-        "select r.*, g.line_number as __line_number "
-        "from (select *, rowid as __row_index from csv_rows) as r "
-        "join csv_good_lines as g on g.row_index = r.__row_index"
-    )
-    _create_raw_table(con, table, source_sql, columns, mapping, "__line_number")
-    reasons = " ".join(
-        f"when error_types like '%{kind}%' then '{text}'"
-        for kind, text in _UNREADABLE_REASONS.items()
-    )
-    con.execute(
-        f"insert into build.raw_unreadable_rows "
-        f"select {_quote_literal(table.name)}, line_number, "
-        f"case {reasons} else 'the row cannot be read as CSV' end, raw_text "
-        f"from csv_bad_lines order by line_number"
-    )
-    temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_good_lines")
-    for temp in (*temps, rejects, f"{rejects}_scan"):
-        con.execute(f"drop table if exists {temp}")
 
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> None:

@@ -1,7 +1,10 @@
 -- int_rejected_input_rows: one row per rejected row of every input file, with the
 -- row's raw text (contract §4: file, line number, reason and the raw text).
+-- The text comes from the raw_<file>_text views, joined per file so that only the
+-- rejected rows are ever rendered.
 with rejected as (
-    select * from int_input_rows
+    select source_table, line_number, account_id, row_date, reject_reason
+    from int_input_rows
     where row_status = 'rejected'
 ),
 
@@ -9,36 +12,53 @@ unreadable as (
     select * from raw_unreadable_rows
 ),
 
-raw_texts as (
-    select 'accounts' as source_table, line_number, raw_text from raw_accounts
+readable_rows as (
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join raw_accounts_text as texts
+        on rejected.source_table = 'accounts' and texts.line_number = rejected.line_number
     union all
-    select 'license_prices', line_number, raw_text from raw_license_prices
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join raw_license_prices_text as texts
+        on rejected.source_table = 'license_prices' and texts.line_number = rejected.line_number
     union all
-    select 'usage_snapshots', line_number, raw_text from raw_usage_snapshots
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join raw_usage_snapshots_text as texts
+        on rejected.source_table = 'usage_snapshots' and texts.line_number = rejected.line_number
     union all
-    select 'license_events', line_number, raw_text from raw_license_events
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join raw_license_events_text as texts
+        on rejected.source_table = 'license_events' and texts.line_number = rejected.line_number
     union all
-    select 'balance_transactions', line_number, raw_text from raw_balance_transactions
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join raw_balance_transactions_text as texts
+        on rejected.source_table = 'balance_transactions' and texts.line_number = rejected.line_number
     union all
-    select 'billed_invoices', line_number, raw_text from raw_billed_invoices
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join raw_billed_invoices_text as texts
+        on rejected.source_table = 'billed_invoices' and texts.line_number = rejected.line_number
     union all
-    select 'payments', line_number, raw_text from raw_payments
-    union all
-    select source_table, line_number, raw_text from unreadable
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join raw_payments_text as texts
+        on rejected.source_table = 'payments' and texts.line_number = rejected.line_number
 ),
 
 final as (
+    select * from readable_rows
+    union all
     select
-        rejected.source_table,
-        rejected.line_number,
-        rejected.account_id,
-        rejected.row_date,
-        rejected.reject_reason,
-        raw_texts.raw_text
+        rejected.*,
+        unreadable.raw_text
     from rejected
-    left join raw_texts
-        on raw_texts.source_table = rejected.source_table
-        and raw_texts.line_number = rejected.line_number
+    inner join unreadable
+        on unreadable.source_table = rejected.source_table
+        and unreadable.line_number = rejected.line_number
 )
 
 select * from final
