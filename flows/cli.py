@@ -17,7 +17,6 @@ from flows.settings import apply_defaults
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 DEFAULT_REPORTS = Path("reports")
-SERVE_CRON = "0 6 3 * *"  # 06:00 UTC on the 3rd: invoices go out on the 3rd (§2.4)
 
 
 def _period(text: str) -> str:
@@ -82,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve the monthly close on a schedule (the 3rd of each month)",
-        description=f"Serve the flow as a Prefect deployment with cron '{SERVE_CRON}' (UTC), "
-        "closing the previous month. Needs a Prefect API (e.g. `prefect server start`).",
+        description="Serve the flow as a Prefect deployment that runs at 06:00 UTC on the 3rd "
+        "of each month (cron '0 6 3 * *') and closes the previous month. Needs a Prefect API "
+        "(e.g. `prefect server start`).",
     )
     serve.add_argument("--input", required=True, type=Path, metavar="DIR")
     serve.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE)
@@ -135,17 +135,11 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from flows.close_flow import close_flow
+    from prefect import serve
 
-    close_flow.serve(
-        name="monthly-close",
-        cron=SERVE_CRON,
-        parameters={
-            "input_dir": str(args.input),
-            "warehouse": str(args.warehouse),
-            "reports_dir": str(args.reports),
-        },
-    )
+    from flows.close_flow import monthly_deployment
+
+    serve(monthly_deployment(str(args.input), str(args.warehouse), str(args.reports)))
     return 0
 
 

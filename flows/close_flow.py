@@ -17,10 +17,14 @@ apply_defaults()
 from prefect import flow, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.client.schemas.schedules import CronSchedule  # noqa: E402
+from prefect.deployments.runner import RunnerDeployment  # noqa: E402
 
 from flows import pipeline  # noqa: E402
 from flows.locking import warehouse_lock  # noqa: E402
 from flows.pipeline import CloseContext, CloseResult  # noqa: E402
+
+SCHEDULE_CRON = "0 6 3 * *"
 
 
 def previous_month(today: date | None = None) -> str:
@@ -67,25 +71,35 @@ def publish_artifacts(result: CloseResult) -> None:
     """Say in the Prefect UI what the run did, without opening a file."""
     create_table_artifact(
         key=f"close-totals-{result.period}",
-        table=[
-            {
-                "currency": c.currency,
-                "issued": c.issued_count,
-                "issued_total": str(c.issued_total),
-                "held": c.held_count,
-                "held_total": str(c.held_total),
-                "overage_total": str(c.overage_total),
-            }
-            for c in result.currencies
-        ],
-        description=f"Invoices of {result.period} per currency",
+        table=result.by_type,
+        description=f"Invoices of {result.period} per currency and invoice type",
     )
-    links = "\n".join(f"- [{p.name}]({p.resolve().as_uri()})" for p in result.workbooks)
+    statuses = [f"| {status} | {n} |" for status, n in result.reconciliation_by_status.items()]
+    links = [f"- [{p.name}]({p.resolve().as_uri()})" for p in result.workbooks]
+    if result.validation_report:
+        links.append(
+            f"- [validation report]({result.validation_report.resolve().as_uri()})"
+        )
     create_markdown_artifact(
         key=f"close-summary-{result.period}",
         markdown="\n".join(
-            ["# " + result.summary_lines()[0], "", "```", *result.summary_lines()[1:], "```", "",
-             "## Workbooks", links]
+            [
+                "# " + result.summary_lines()[0],
+                "",
+                "```",
+                *result.summary_lines()[1:],
+                "```",
+                "",
+                "## Reconciliation",
+                "",
+                "| status | rows |",
+                "|---|---|",
+                *statuses,
+                "",
+                "## Workbooks and report",
+                "",
+                *links,
+            ]
         ),
         description=f"Close of {result.period}",
     )
@@ -114,14 +128,24 @@ def close_flow(
         Path(reports_dir),
         date.fromisoformat(as_of) if as_of else None,
     )
-    seconds: dict[str, float] = {}
     with warehouse_lock(ctx.warehouse):
         load_exports_task(ctx)
-        seconds.update({"build": sum(build_models_task(ctx).values())})
+        build_models_task(ctx)
         status, report = validate_task(ctx)
         publish_task(ctx)
         workbooks = workbooks_task(ctx, status, report)
-        result = pipeline.summarize(ctx, workbooks, status, report, seconds)
+        result = pipeline.summarize(ctx, workbooks, status, report, {})
         pipeline.record_run(ctx, result)
     publish_artifacts(result)
     return result
+
+
+def monthly_deployment(input_dir: str, warehouse: str, reports_dir: str) -> RunnerDeployment:
+    """The scheduled close: 06:00 UTC on the 3rd (invoices are dated the 3rd, §2.4),
+    closing the previous month (the flow's default period)."""
+    return close_flow.to_deployment(
+        name="monthly-close",
+        schedules=[CronSchedule(cron=SCHEDULE_CRON, timezone="UTC")],
+        parameters={"input_dir": input_dir, "warehouse": warehouse, "reports_dir": reports_dir},
+        description="Close the previous month of usage billing.",
+    )

@@ -367,12 +367,13 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
             "insert into csv_blank_lines values (?)", [[line] for line in sorted(blank)]
         )
     if bad_lines or blank:
-        _number_good_lines(con)
+        _skipped_line_offsets(con)
     if bad_lines or blank:
         source_sql = (
-            "select r.*, g.line_number as __line_number "
+            "select r.*, r.__row_index + 2 + coalesce(s.skipped, 0) as __line_number "
             "from (select *, rowid as __row_index from csv_rows) as r "
-            "join csv_good_lines as g on g.row_index = r.__row_index"
+            "asof left join csv_skips as s on r.__row_index >= s.good_rows_before "
+            "order by r.__row_index"
         )
     else:  # the usual clean file: row k (from 0) is line k + 2, no join needed
         source_sql = "select *, rowid + 2 as __line_number from csv_rows"
@@ -387,26 +388,33 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
         f"case {reasons} else 'the row cannot be read as CSV' end, raw_text "
         f"from csv_bad_lines order by line_number"
     )
-    temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_good_lines")
+    temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_skips")
     for temp in (*temps, rejects, f"{rejects}_scan"):
         con.execute(f"drop table if exists {temp}")
 
 
-def _number_good_lines(con: duckdb.DuckDBPyConnection) -> None:
-    """`csv_good_lines`: the line number of the k-th row the reader kept."""
+def _skipped_line_offsets(con: duckdb.DuckDBPyConnection) -> None:
+    """`csv_skips`: for the lines the reader skipped (unreadable or blank), how many good
+    rows come before each and how many lines were skipped up to it.
+
+    Good row k (from 0) then sits on line k + 2 + (lines skipped before it): an ASOF
+    join on `good_rows_before <= k` finds that count without a join over every line.
+    """
     con.execute(
         """
-        create or replace temp table csv_good_lines as
-        with all_lines as (
-            select range as line_number
-            from range(2, 2 + (select count(*) from csv_rows)
-                          + (select count(*) from csv_bad_lines)
-                          + (select count(*) from csv_blank_lines))
+        create or replace temp table csv_skips as
+        with skipped as (
+            select line_number from csv_bad_lines
+            union
+            select line_number from csv_blank_lines
+        ),
+        numbered as (
+            select line_number, row_number() over (order by line_number) as skipped
+            from skipped
         )
-        select line_number, row_number() over (order by line_number) - 1 as row_index
-        from all_lines
-        where line_number not in (select line_number from csv_bad_lines)
-            and line_number not in (select line_number from csv_blank_lines)
+        select line_number - 2 - (skipped - 1) as good_rows_before, max(skipped) as skipped
+        from numbered
+        group by good_rows_before
         """
     )
 

@@ -94,6 +94,8 @@ class CloseResult:
     reconciliation_exceptions: int
     step_seconds: dict[str, float] = field(default_factory=dict)
     input_rows: int = 0
+    by_type: list[dict[str, object]] = field(default_factory=list)
+    reconciliation_by_status: dict[str, int] = field(default_factory=dict)
 
     def summary_lines(self) -> list[str]:
         lines = [f"closebook close {self.period}: " + _exit_meaning(self.exit_code)]
@@ -112,7 +114,13 @@ class CloseResult:
         lines.append(f"  validation: {self.validation_status}")
         if self.validation_report:
             lines.append(f"  validation report: {self.validation_report}")
-        lines.append(f"  reconciliation exceptions: {self.reconciliation_exceptions}")
+        statuses = ", ".join(
+            f"{n} {status}" for status, n in self.reconciliation_by_status.items()
+        )
+        lines.append(
+            f"  reconciliation exceptions: {self.reconciliation_exceptions}"
+            + (f" ({statuses})" if statuses else " (no billed_invoices file)")
+        )
         if self.workbooks:
             lines.append(f"  workbooks: {self.workbooks[0].parent}/")
         return lines
@@ -250,15 +258,38 @@ def summarize(
             "coalesce(sum(duplicates), 0) from main.load_counts where period = ?",
             [period],
         ).fetchone() or (0, 0, 0)
-        exceptions = 0
+        by_type = [
+            {
+                "currency": currency,
+                "invoice_type": invoice_type,
+                "issued": issued,
+                "issued_total": str(issued_total),
+                "held": held,
+                "held_total": str(held_total),
+            }
+            for currency, invoice_type, issued, issued_total, held, held_total in con.execute(
+                "select currency, invoice_type, "
+                "count(*) filter (where status = 'issued'), "
+                "coalesce(sum(total) filter (where status = 'issued'), 0), "
+                "count(*) filter (where status = 'held'), "
+                "coalesce(sum(total) filter (where status = 'held'), 0) "
+                "from main.invoices where period = ? group by all order by all",
+                [period],
+            ).fetchall()
+        ]
+        by_status: dict[str, int] = {}
         if con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'main' and table_name = 'reconciliation'"
         ).fetchone()[0]:
-            exceptions = con.execute(
-                "select count(*) from main.reconciliation where period = ? and status <> 'matched'",
-                [period],
-            ).fetchone()[0]
+            by_status = dict(
+                con.execute(
+                    "select status, count(*) from main.reconciliation where period = ? "
+                    "group by status order by status",
+                    [period],
+                ).fetchall()
+            )
+        exceptions = sum(n for status, n in by_status.items() if status != "matched")
     held = sum(c.held_count for c in currencies.values())
     exit_code = EXIT_HELD_OR_REJECTED if held or rejected else EXIT_OK
     return CloseResult(
@@ -273,6 +304,8 @@ def summarize(
         reconciliation_exceptions=int(exceptions),
         step_seconds=step_seconds,
         input_rows=int(read),
+        by_type=by_type,
+        reconciliation_by_status=by_status,
     )
 
 
