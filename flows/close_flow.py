@@ -77,9 +77,7 @@ def publish_artifacts(result: CloseResult) -> None:
     statuses = [f"| {status} | {n} |" for status, n in result.reconciliation_by_status.items()]
     links = [f"- [{p.name}]({p.resolve().as_uri()})" for p in result.workbooks]
     if result.validation_report:
-        links.append(
-            f"- [validation report]({result.validation_report.resolve().as_uri()})"
-        )
+        links.append(f"- [validation report]({result.validation_report.resolve().as_uri()})")
     create_markdown_artifact(
         key=f"close-summary-{result.period}",
         markdown="\n".join(

@@ -91,9 +91,7 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
 
 
-def write_close_params(
-    con: duckdb.DuckDBPyConnection, period: ClosePeriod, as_of: date
-) -> None:
+def write_close_params(con: duckdb.DuckDBPyConnection, period: ClosePeriod, as_of: date) -> None:
     """The one-row parameter table every model reads its period from."""
     con.execute("create schema if not exists build")
     con.execute(
@@ -146,7 +144,9 @@ def build_models(
             con.execute(f"create or replace table build.{model.name} as (\n{model.sql}\n)")
         except duckdb.Error as error:
             first_line = str(error).strip().splitlines()[0]
-            raise RuntimeError(f"model {model.layer}/{model.name}.sql failed: {first_line}") from error
+            raise RuntimeError(
+                f"model {model.layer}/{model.name}.sql failed: {first_line}"
+            ) from error
         if timings is not None:
             timings[model.name] = time.perf_counter() - started
         names.append(model.name)

@@ -114,9 +114,7 @@ class CloseResult:
         lines.append(f"  validation: {self.validation_status}")
         if self.validation_report:
             lines.append(f"  validation report: {self.validation_report}")
-        statuses = ", ".join(
-            f"{n} {status}" for status, n in self.reconciliation_by_status.items()
-        )
+        statuses = ", ".join(f"{n} {status}" for status, n in self.reconciliation_by_status.items())
         lines.append(
             f"  reconciliation exceptions: {self.reconciliation_exceptions}"
             + (f" ({statuses})" if statuses else " (no billed_invoices file)")
@@ -190,9 +188,7 @@ def step_publish(ctx: CloseContext) -> dict[str, int]:
         return publish_period(con, ctx.period.period)
 
 
-def step_workbooks(
-    ctx: CloseContext, validation_status: str, report: Path | None
-) -> list[Path]:
+def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | None) -> list[Path]:
     """Write the four workbooks from the warehouse, then read their totals back and compare."""
     from flows.validation import record_external_check, write_report
     from flows.workbooks import RunInfo, verify_workbooks, write_workbooks
@@ -250,9 +246,7 @@ def summarize(
             "where period = ? and invoice_type = 'overage' group by all",
             [period],
         ).fetchall():
-            currencies.setdefault(currency, CurrencyTotals(currency)).overage_total = Decimal(
-                total
-            )
+            currencies.setdefault(currency, CurrencyTotals(currency)).overage_total = Decimal(total)
         read, rejected, duplicates = con.execute(
             "select coalesce(sum(rows_read), 0), coalesce(sum(rejected), 0), "
             "coalesce(sum(duplicates), 0) from main.load_counts where period = ?",

@@ -63,7 +63,9 @@ def build(
     return con
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> list[dict]:
+def rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> list[dict]:
     """Query results as a list of dicts (column name -> value)."""
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]

@@ -164,7 +164,11 @@ def test_quoted_commas_and_newlines_load_and_keep_spreadsheet_line_numbers(tmp_p
     names = {r["account_id"]: r["account_name"] for r in rows(con, "select * from int_accounts")}
     assert names == {"A": "Acme, Inc.", "B": 'Line one\nLine "two"', "C": "Carol\r\nand Co"}
     assert list(rejected(con, "accounts.csv")) == [5]
-    raw = rows(con, "select t.raw_text from raw_accounts join raw_accounts_text t using (line_number) where account_id = 'B'")[0]["raw_text"]
+    raw = rows(
+        con,
+        "select t.raw_text from raw_accounts join raw_accounts_text t using (line_number) "
+        "where account_id = 'B'",
+    )[0]["raw_text"]
     assert raw.startswith('B,"Line one\nLine ""two""",hwm,')  # RFC 4180, as it was written
 
 

@@ -105,9 +105,20 @@ def test_cli_through_the_flow_fails_in_one_line_on_a_missing_file(prefect_server
         if file.name != "accounts.csv":
             (exports / file.name).write_bytes(file.read_bytes())
     code = main(
-        ["close", "--period", "2026-10", "--input", str(exports),
-         "--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r")]
+        [
+            "close",
+            "--period",
+            "2026-10",
+            "--input",
+            str(exports),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--reports",
+            str(tmp_path / "r"),
+        ]
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert err[-1] == f"closebook: error: missing input file: accounts.csv (or .parquet) in {exports}"
+    assert (
+        err[-1] == f"closebook: error: missing input file: accounts.csv (or .parquet) in {exports}"
+    )

@@ -215,7 +215,10 @@ def test_cent_rounding_is_half_up_once_per_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("period", "invoice_date", "due_date"),
-    [("2026-10", date(2026, 11, 3), date(2026, 12, 3)), ("2026-12", date(2027, 1, 3), date(2027, 2, 2))],
+    [
+        ("2026-10", date(2026, 11, 3), date(2026, 12, 3)),
+        ("2026-12", date(2027, 1, 3), date(2027, 2, 2)),
+    ],
 )
 def test_invoice_dated_the_3rd_of_next_month_due_30_days_later(
     tmp_path, period, invoice_date, due_date
@@ -296,6 +299,10 @@ def test_invoice_numbers_are_unique_and_follow_the_contract_pattern(tmp_path):
         accounts=[account(f"A{i}", contracted_quantity="2") for i in range(5)],
         usage_snapshots=[snap(f"A{i}", "2026-10-05T00:00:00Z", 2 + i) for i in range(5)],
     )
-    numbers = [r["invoice_number"] for r in rows(build(folder, "2026-10"), "select * from invoices")]
+    numbers = [
+        r["invoice_number"] for r in rows(build(folder, "2026-10"), "select * from invoices")
+    ]
     assert len(numbers) == len(set(numbers)) == 5 + 4  # 5 base, 4 over contract
-    assert all(n.startswith("2026-10-A") and n.split("-")[-1] in {"BASE", "OVERAGE"} for n in numbers)
+    assert all(
+        n.startswith("2026-10-A") and n.split("-")[-1] in {"BASE", "OVERAGE"} for n in numbers
+    )

@@ -303,7 +303,12 @@ def test_no_devices_no_charge_no_runway(tmp_path):
 
 @pytest.mark.parametrize(
     ("currency", "amount", "accepted"),
-    [("USD", "10.125", False), ("USD", "10.12", True), ("JPY", "100.5", False), ("JPY", "100", True)],
+    [
+        ("USD", "10.125", False),
+        ("USD", "10.12", True),
+        ("JPY", "100.5", False),
+        ("JPY", "100", True),
+    ],
 )
 def test_an_amount_finer_than_the_currency_is_rejected_not_rounded(
     tmp_path, currency, amount, accepted
@@ -319,5 +324,7 @@ def test_an_amount_finer_than_the_currency_is_rejected_not_rounded(
         assert rejected == []
         assert balance(con)["credits"] == Decimal(amount)
     else:
-        assert rejected == [{"reason": f"amount '{amount}' has more decimals than {currency} allows"}]
+        assert rejected == [
+            {"reason": f"amount '{amount}' has more decimals than {currency} allows"}
+        ]
         assert balance(con)["credits"] == Decimal("0")

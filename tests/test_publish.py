@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
+
 from flows.loading import load_exports
 from flows.models import ClosePeriod, build_models
 from flows.publish import publish_period
-import duckdb
-
 from tests.exports import account, rows, write_exports
 
 
@@ -27,20 +27,45 @@ def test_rerunning_a_period_replaces_its_rows_and_keeps_other_periods(tmp_path):
         tmp_path / "exports",
         accounts=[account("A", contracted_quantity="2"), account("B")],
         usage_snapshots=[
-            {"account_id": "A", "observed_at": "2026-09-10T00:00:00Z", "metric": "users", "quantity": 3},
-            {"account_id": "A", "observed_at": "2026-10-10T00:00:00Z", "metric": "users", "quantity": 5},
-            {"account_id": "B", "observed_at": "2026-10-11T00:00:00Z", "metric": "users", "quantity": 1},
-            {"account_id": "B", "observed_at": "2026-10-11T00:00:00Z", "metric": "users", "quantity": 9},
+            {
+                "account_id": "A",
+                "observed_at": "2026-09-10T00:00:00Z",
+                "metric": "users",
+                "quantity": 3,
+            },
+            {
+                "account_id": "A",
+                "observed_at": "2026-10-10T00:00:00Z",
+                "metric": "users",
+                "quantity": 5,
+            },
+            {
+                "account_id": "B",
+                "observed_at": "2026-10-11T00:00:00Z",
+                "metric": "users",
+                "quantity": 1,
+            },
+            {
+                "account_id": "B",
+                "observed_at": "2026-10-11T00:00:00Z",
+                "metric": "users",
+                "quantity": 9,
+            },
         ],
     )
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     close_without_workbooks(con, folder, "2026-09")
     close_without_workbooks(con, folder, "2026-10")
-    first = {t: table_contents(con, t) for t in ("invoices", "invoice_lines", "hwm_usage", "rejected_rows", "load_counts")}
+    first = {
+        t: table_contents(con, t)
+        for t in ("invoices", "invoice_lines", "hwm_usage", "rejected_rows", "load_counts")
+    }
     close_without_workbooks(con, folder, "2026-10")
     second = {t: table_contents(con, t) for t in first}
     assert first == second  # same inputs, same rows, no duplicates
-    periods = rows(con, "select period, count(*) as n from main.invoices group by period order by period")
+    periods = rows(
+        con, "select period, count(*) as n from main.invoices group by period order by period"
+    )
     # September: A base 2 + overage 1; October: A base + overage, B base (held: conflicting row).
     assert periods == [{"period": "2026-09", "n": 2}, {"period": "2026-10", "n": 3}]
     # each close records every rejected row of the folder under its own period
