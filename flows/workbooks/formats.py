@@ -7,6 +7,7 @@ ask for "money in JPY, highlighted" without a table of pre-built formats.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -67,11 +68,19 @@ class Formats:
     def __init__(self, workbook: xlsxwriter.workbook.Workbook) -> None:
         self._workbook = workbook
         self._cache: dict[tuple[Any, ...], xlsxwriter.format.Format] = {}
+        self._price_places: dict[tuple[str | None, Decimal | None], int] = {}
 
-    def _get(self, key: tuple[Any, ...], props: dict[str, Any]) -> xlsxwriter.format.Format:
-        if key not in self._cache:
-            self._cache[key] = self._workbook.add_format(props)
-        return self._cache[key]
+    def _get(
+        self, key: tuple[Any, ...], props: Callable[[], dict[str, Any]]
+    ) -> xlsxwriter.format.Format:
+        """The cached format for `key`; `props()` is only called (and added) the first time.
+
+        Asked for on every cell, so a cache hit builds nothing.
+        """
+        fmt = self._cache.get(key)
+        if fmt is None:
+            fmt = self._cache[key] = self._workbook.add_format(props())
+        return fmt
 
     def _props(self, base: dict[str, Any], highlight: bool) -> dict[str, Any]:
         # Numbers and dates sit right with a one-character indent, so a figure
@@ -85,55 +94,72 @@ class Formats:
 
     def custom(self, **props: Any) -> xlsxwriter.format.Format:
         """A one-off look (e.g. a left-aligned date on the Cover)."""
-        return self._get(("custom", *sorted(props.items())), props)
+        return self._get(("custom", *sorted(props.items())), lambda: props)
 
     def text(self, highlight: bool = False) -> xlsxwriter.format.Format:
-        return self._get(("text", highlight), self._props({}, highlight))
+        return self._get(("text", highlight), lambda: self._props({}, highlight))
 
     def integer(self, highlight: bool = False) -> xlsxwriter.format.Format:
-        return self._get(("int", highlight), self._props({"num_format": "#,##0"}, highlight))
+        return self._get(
+            ("int", highlight), lambda: self._props({"num_format": "#,##0"}, highlight)
+        )
 
     def date(self, highlight: bool = False) -> xlsxwriter.format.Format:
-        return self._get(("date", highlight), self._props({"num_format": DATE_FORMAT}, highlight))
+        return self._get(
+            ("date", highlight), lambda: self._props({"num_format": DATE_FORMAT}, highlight)
+        )
 
     def datetime(self, highlight: bool = False) -> xlsxwriter.format.Format:
-        props = self._props({"num_format": DATETIME_FORMAT}, highlight)
-        return self._get(("datetime", highlight), props)
+        return self._get(
+            ("datetime", highlight),
+            lambda: self._props({"num_format": DATETIME_FORMAT}, highlight),
+        )
 
     def money(
         self, currency: str | None, highlight: bool = False, bold: bool = False
     ) -> xlsxwriter.format.Format:
-        props = self._props({"num_format": money_format(currency), "bold": bold}, highlight)
-        return self._get(("money", currency, highlight, bold), props)
+        return self._get(
+            ("money", currency, highlight, bold),
+            lambda: self._props({"num_format": money_format(currency), "bold": bold}, highlight),
+        )
 
     def price(
         self, currency: str | None, price: Decimal | None, highlight: bool = False
     ) -> xlsxwriter.format.Format:
-        places = price_decimals(price, currency)
-        props = self._props({"num_format": money_format(currency, places)}, highlight)
-        return self._get(("price", currency, places, highlight), props)
+        known = self._price_places.get((currency, price))
+        if known is None:
+            known = self._price_places[(currency, price)] = price_decimals(price, currency)
+        places = known
+        return self._get(
+            ("price", currency, places, highlight),
+            lambda: self._props({"num_format": money_format(currency, places)}, highlight),
+        )
 
     def header(self, numeric: bool = False) -> xlsxwriter.format.Format:
         """Header cell; over a column of figures it is right-aligned like them."""
-        props: dict[str, Any] = {
-            "bold": True,
-            "bg_color": "#DDEBF7",
-            "bottom": 1,
-            "text_wrap": True,
-            "valign": "top",
-        }
-        if numeric:
-            props.update({"align": "right", "indent": 1})
+
+        def props() -> dict[str, Any]:
+            base: dict[str, Any] = {
+                "bold": True,
+                "bg_color": "#DDEBF7",
+                "bottom": 1,
+                "text_wrap": True,
+                "valign": "top",
+            }
+            if numeric:
+                base.update({"align": "right", "indent": 1})
+            return base
+
         return self._get(("header", numeric), props)
 
     def title(self) -> xlsxwriter.format.Format:
-        return self._get(("title",), {"bold": True, "font_size": 14})
+        return self._get(("title",), lambda: {"bold": True, "font_size": 14})
 
     def label(self) -> xlsxwriter.format.Format:
-        return self._get(("label",), {"bold": True, "valign": "top"})
+        return self._get(("label",), lambda: {"bold": True, "valign": "top"})
 
     def note(self) -> xlsxwriter.format.Format:
-        return self._get(("note",), {"italic": True, "font_color": "#595959"})
+        return self._get(("note",), lambda: {"italic": True, "font_color": "#595959"})
 
     def warning(self) -> xlsxwriter.format.Format:
-        return self._get(("warning",), {"bold": True, **HIGHLIGHT})
+        return self._get(("warning",), lambda: {"bold": True, **HIGHLIGHT})

@@ -4,21 +4,28 @@ Sheets: Cover; Summary (items and amounts per status and currency, and
 outstanding per aging bucket and currency); Exceptions (every row that is not
 `matched`, largest absolute difference first); AR aging (accounts x buckets);
 Past-due accounts (the banner list: overdue and still owing); All items (every
-reconciliation row, which the formulas of the other sheets add up).
+reconciliation row by account and currency, which the formulas of the other
+sheets add up).
 
-Aging and past-due formulas use SUMPRODUCT with EXACT rather than SUMIFS:
-their criteria are account ids from the inputs and labels like "1-30", and a
-SUMIFS criterion is itself parsed (wildcards `*?`, operators `<>=`, "1-30"
-read as a date), so exact text comparison is the only safe match.
+All items is sorted by account and currency, so each account's rows are one
+contiguous range, and each AR aging and past-due row adds up only its own
+range: `=SUMPRODUCT(('All items'!$L$100:$L$103="1-30")*'All items'!$I$100:$I$103)`
+(one term per sheet part the range sits on). Recalculation is linear in the
+rows, not accounts x rows. The bucket is matched with `=`, never as a SUMIFS
+criterion, which is itself parsed (wildcards `*?`, operators `<>=`, "1-30"
+possibly read as a date); account ids never appear in a formula at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from xlsxwriter.utility import xl_col_to_name
 
 from .cover import document_properties, write_cover
 from .formats import Formats, minor_unit
@@ -32,6 +39,7 @@ from .sheets import (
     Text,
     atomic_workbook,
     countifs,
+    quote_sheet,
     sumifs,
     summary_sheet,
     write_block,
@@ -69,6 +77,10 @@ ITEM_COLUMNS = (
     Column("Due date", 12, numeric=True),
     Column("Days overdue", 9, numeric=True),
     Column("Aging bucket", 9),
+)
+BUCKET_LETTER, DAYS_LETTER, OUTSTANDING_LETTER = (
+    xl_col_to_name([c.header for c in ITEM_COLUMNS].index(header))
+    for header in ("Aging bucket", "Days overdue", "Outstanding")
 )
 AGING_COLUMNS = (
     Column("Account id", 16),
@@ -108,9 +120,17 @@ SUMMARY_AMOUNTS = {
 AGING_SUMMARY_HEADERS = ("Currency", *(c.header for c in AGING_COLUMNS[2:]))
 
 ITEMS_SQL = "select * from main.reconciliation where period = ?"
-ORDER_DETAIL = (
-    "invoice_number, status, account_id, currency, computed_amount, billed_amount, paid_amount"
+# Every column, so equal keys mean equal rows: the order is total.
+ITEM_ORDER = (
+    "invoice_number, status, account_id, currency, computed_amount, billed_amount, paid_amount, "
+    "difference, outstanding, due_date, days_overdue, aging_bucket"
 )
+# All items: by account and currency first, so each (account, currency) is one
+# contiguous range for the AR aging and past-due formulas.
+ORDER_DETAIL = f"account_id nulls last, currency nulls last, {ITEM_ORDER}"
+ORDER_EXCEPTIONS = f"abs(difference) desc nulls last, {ITEM_ORDER}"
+
+Piece = tuple[str, int, int]  # (sheet part, first Excel row, last Excel row)
 
 
 def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
@@ -143,25 +163,49 @@ def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
     ]
 
 
-def _exact_sumproduct(
-    table: TableSheet,
-    matches: Sequence[tuple[str, str]],
-    overdue_only: bool = False,
-    value: str | None = None,
-) -> str:
-    """SUMPRODUCT over every part: EXACT text matches, optional extra conditions, summed column."""
+def _bucket_sumproduct(detail: TableSheet, currency_ref: str, bucket: str) -> str:
+    """Outstanding in one bucket for one currency over the whole of All items (Summary)."""
     terms = []
-    for index in range(len(table.parts)):
-        conditions = [f"EXACT({table.ranges(header)[index]},{expr})" for header, expr in matches]
-        if overdue_only:
-            for header in ("Days overdue", "Outstanding"):
-                conditions.append(f"({table.ranges(header)[index]}>0)")
-        product = "*".join(conditions)
-        if value is None:
-            terms.append(f"SUMPRODUCT({product}*1)")
-        else:
-            terms.append(f"SUMPRODUCT({product},{table.ranges(value)[index]})")
+    for index in range(len(detail.parts)):
+        currency = detail.ranges("Currency")[index]
+        bucket_range = detail.ranges("Aging bucket")[index]
+        outstanding = detail.ranges("Outstanding")[index]
+        terms.append(
+            f'SUMPRODUCT(EXACT({currency},{currency_ref})*({bucket_range}="{bucket}")'
+            f"*{outstanding})"
+        )
     return "+".join(terms)
+
+
+def _ranged_sumproduct(
+    detail: TableSheet, pieces: Sequence[Piece], condition: str, value: str | None = None
+) -> str:
+    """SUMPRODUCT over one account's own rows of All items, one term per sheet part.
+
+    `condition` is an expression with `{bucket}`, `{days}` and `{out}` standing
+    for the piece's Aging bucket, Days overdue and Outstanding ranges; `value`
+    (one of those names) is the column added up, or None to count.
+    """
+    letters = {"bucket": BUCKET_LETTER, "days": DAYS_LETTER, "out": OUTSTANDING_LETTER}
+    terms = []
+    for sheet, first, last in pieces:
+        refs = {
+            name: f"{quote_sheet(sheet)}!${letter}${first}:${letter}${last}"
+            for name, letter in letters.items()
+        }
+        product = condition.format(**refs)
+        if value is not None:
+            product += "*" + refs[value]
+        terms.append(f"SUMPRODUCT({product})")
+    return "+".join(terms)
+
+
+def _extend(pieces: list[Piece], sheet: str, row: int) -> None:
+    """Add an Excel row to a run of pieces (a new piece when it is not the next row)."""
+    if pieces and pieces[-1][0] == sheet and pieces[-1][2] == row - 1:
+        pieces[-1] = (sheet, pieces[-1][1], row)
+    else:
+        pieces.append((sheet, row, row))
 
 
 def _summary_rows(
@@ -209,49 +253,82 @@ def _summary_rows(
         money = fmts.money(item["currency"])
         cells = [Text(item["currency"], fmts.text())]
         for bucket in BUCKETS:
-            formula = _exact_sumproduct(
-                detail,
-                [("Currency", f"$A{r}"), ("Aging bucket", f'"{bucket}"')],
-                value="Outstanding",
-            )
+            formula = _bucket_sumproduct(detail, f"$A{r}", bucket)
             cells.append(Formula("=" + formula, item[bucket], money))
         cells.append(Formula(f"=SUM(B{r}:F{r})", sum(item[b] for b in BUCKETS), money))
         aging_rows.append(cells)
     return rows, aging_rows
 
 
-def _write_aging(
+@dataclass
+class _Account:
+    """One (account, currency) of All items while its rows are being written."""
+
+    account_id: str | None
+    currency: str | None
+    pieces: list[Piece] = field(default_factory=list)
+    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, Decimal(0)))
+    aged: bool = False  # any row with a bucket and an outstanding amount
+    owing: bool = False  # any such outstanding amount non-zero
+    past_due: bool = False  # any row overdue and still owing
+
+
+def _aging_row(account: _Account, detail: TableSheet, fmts: Formats) -> list[Cell]:
+    """An AR aging row: each bucket adds up the account's own rows of All items."""
+    money = fmts.money(account.currency)
+    cells: list[Cell] = [
+        Text(account.account_id, fmts.text()),
+        Text(account.currency, fmts.text()),
+    ]
+    for bucket in BUCKETS:
+        formula = _ranged_sumproduct(detail, account.pieces, f'({{bucket}}="{bucket}")', "out")
+        cells.append(Formula("=" + formula, account.buckets[bucket], money))
+    total = sum(account.buckets.values(), Decimal(0))
+    cells.append(Formula("=SUM(C{r}:G{r})", total, money))
+    return cells
+
+
+def _write_detail_and_aging(
     con: duckdb.DuckDBPyConnection,
     period: str,
-    table: TableSheet,
     detail: TableSheet,
+    aging: TableSheet,
     fmts: Formats,
-) -> None:
-    bucket_sums = ", ".join(
-        f"coalesce(sum(outstanding) filter (where aging_bucket = '{b}'), 0) as \"{b}\""
-        for b in BUCKETS
-    )
-    sql = f"""
-        select account_id, currency, {bucket_sums} from ({ITEMS_SQL})
-        where account_id is not null and aging_bucket is not null and outstanding is not null
-        group by account_id, currency having bool_or(outstanding <> 0)
-        order by account_id, currency
+) -> dict[tuple[str, str | None], list[Piece]]:
+    """Stream All items by account and currency; write each account's aging row after its rows.
+
+    Returns where each past-due (account, currency) sits in All items, for the
+    past-due sheet (sorted differently, so written afterwards).
     """
+    past_due: dict[tuple[str, str | None], list[Piece]] = {}
+    account: _Account | None = None
+
+    def flush() -> None:
+        if account is None or account.account_id is None:
+            return
+        if account.aged and account.owing:
+            aging.append(_aging_row(account, detail, fmts))
+        if account.past_due:
+            past_due[(account.account_id, account.currency)] = account.pieces
+
+    sql = f"select * from ({ITEMS_SQL}) order by {ORDER_DETAIL}"
     for item in stream(con, sql, [period]):
-        money = fmts.money(item["currency"])
-        cells: list[Cell] = [
-            Text(item["account_id"], fmts.text()),
-            Text(item["currency"], fmts.text()),
-        ]
-        for bucket in BUCKETS:
-            formula = _exact_sumproduct(
-                detail,
-                [("Account id", "$A{r}"), ("Currency", "$B{r}"), ("Aging bucket", f'"{bucket}"')],
-                value="Outstanding",
-            )
-            cells.append(Formula("=" + formula, item[bucket], money))
-        cells.append(Formula("=SUM(C{r}:G{r})", sum(item[b] for b in BUCKETS), money))
-        table.append(cells)
+        account_id, currency = item["account_id"], item["currency"]
+        if account is None or (account.account_id, account.currency) != (account_id, currency):
+            flush()
+            account = _Account(account_id, currency)
+        location = detail.append(_item_row(item, fmts))
+        _extend(account.pieces, location.sheet, location.row)
+        bucket, outstanding, days = item["aging_bucket"], item["outstanding"], item["days_overdue"]
+        if bucket is not None and outstanding is not None:
+            account.aged = True
+            account.owing = account.owing or outstanding != 0
+            if bucket in account.buckets:
+                account.buckets[bucket] += outstanding
+        if days is not None and outstanding is not None and days > 0 and outstanding > 0:
+            account.past_due = True
+    flush()
+    return past_due
 
 
 def _write_past_due(
@@ -259,6 +336,7 @@ def _write_past_due(
     period: str,
     table: TableSheet,
     detail: TableSheet,
+    pieces: dict[tuple[str, str | None], list[Piece]],
     fmts: Formats,
 ) -> None:
     sql = f"""
@@ -269,23 +347,25 @@ def _write_past_due(
         group by account_id, currency
         order by currency, overdue desc, account_id
     """
-    matches = [("Account id", "$A{r}"), ("Currency", "$B{r}")]
+    overdue = "({days}>0)*({out}>0)"
     for item in stream(con, sql, [period]):
+        money = fmts.money(item["currency"], bold=True)
+        rows = pieces.get((item["account_id"], item["currency"]))
+        count: Cell = Number(item["invoices"], fmts.integer())
+        amount: Cell = Number(item["overdue"], money)
+        if rows:
+            count = Formula(
+                "=" + _ranged_sumproduct(detail, rows, overdue), item["invoices"], fmts.integer()
+            )
+            amount = Formula(
+                "=" + _ranged_sumproduct(detail, rows, overdue, "out"), item["overdue"], money
+            )
         table.append(
             [
                 Text(item["account_id"], fmts.text()),
                 Text(item["currency"], fmts.text()),
-                Formula(
-                    "=" + _exact_sumproduct(detail, matches, overdue_only=True),
-                    item["invoices"],
-                    fmts.integer(),
-                ),
-                Formula(
-                    "="
-                    + _exact_sumproduct(detail, matches, overdue_only=True, value="Outstanding"),
-                    item["overdue"],
-                    fmts.money(item["currency"], bold=True),
-                ),
+                count,
+                amount,
                 Number(item["most_days"], fmts.integer()),
                 Date(item["oldest_due"], fmts.date()),
             ]
@@ -329,16 +409,12 @@ def write_reconciliation(
         detail = TableSheet(workbook, fmts, DETAIL, ITEM_COLUMNS, count)
         if has_table:
             exceptions_sql = (
-                f"select * from ({ITEMS_SQL}) where status <> 'matched' "
-                f"order by abs(difference) desc nulls last, {ORDER_DETAIL}"
+                f"select * from ({ITEMS_SQL}) where status <> 'matched' order by {ORDER_EXCEPTIONS}"
             )
             for item in stream(con, exceptions_sql, [period]):
                 exceptions.append(_item_row(item, fmts))
-            detail_sql = f"select * from ({ITEMS_SQL}) order by {ORDER_DETAIL}"
-            for item in stream(con, detail_sql, [period]):
-                detail.append(_item_row(item, fmts))
-            _write_aging(con, period, aging, detail, fmts)
-            _write_past_due(con, period, past_due, detail, fmts)
+            pieces = _write_detail_and_aging(con, period, detail, aging, fmts)
+            _write_past_due(con, period, past_due, detail, pieces, fmts)
             status_rows, aging_rows = _summary_rows(con, period, detail, fmts)
         else:
             status_rows, aging_rows = [], []
