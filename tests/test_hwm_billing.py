@@ -306,3 +306,20 @@ def test_invoice_numbers_are_unique_and_follow_the_contract_pattern(tmp_path):
     assert all(
         n.startswith("2026-10-A") and n.split("-")[-1] in {"BASE", "OVERAGE"} for n in numbers
     )
+
+
+def test_hold_reason_names_the_first_five_rejected_rows_and_counts_the_rest(tmp_path):
+    folder = write_exports(
+        tmp_path,
+        accounts=[account("MANY", contracted_quantity="1")],
+        usage_snapshots=[
+            snap("MANY", f"2026-10-{day:02d}T00:00:00Z", "n/a") for day in range(1, 8)
+        ],
+    )
+    (invoice,) = invoices(build(folder, "2026-10")).values()
+    assert invoice["status"] == "held"
+    # 7 bad rows on lines 2-8: lines 2..6 named, "and 2 more"
+    assert invoice["hold_reason"].startswith("rejected input rows: usage_snapshots line 2 (")
+    assert "usage_snapshots line 6 (" in invoice["hold_reason"]
+    assert "line 7 (" not in invoice["hold_reason"]
+    assert invoice["hold_reason"].endswith("; and 2 more")
