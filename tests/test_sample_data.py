@@ -8,7 +8,6 @@ docstring (this test tells you when).
 from __future__ import annotations
 
 import csv
-import time
 from datetime import date
 from pathlib import Path
 
@@ -84,10 +83,9 @@ def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(tmp_path: 
     ).read_bytes()
 
 
-def test_two_thousand_accounts_quickly_with_sane_counts(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_two_thousand_accounts_with_sane_counts(tmp_path: Path) -> None:
+    # Speed is the benchmark's business (scripts/bench.py prints generation time).
     counts = generate_exports(tmp_path, 2_000, MONTHS, 5, snapshots_per_month=100)
-    assert time.perf_counter() - started < 60
     assert counts["accounts"] == 2_000
     # 80% of accounts are metered, 50..150 snapshots a month each, fewer for late starters.
     assert 0.8 * 2_000 * 3 * 100 * 0.8 < counts["usage_snapshots"] < 0.8 * 2_000 * 3 * 150
