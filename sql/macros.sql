@@ -69,3 +69,23 @@ create or replace macro div_round_money(numerator, denominator, minor_unit) as (
         * (case when minor_unit = 0 then 1.00 else 0.01 end)
     as decimal(18, 2))
 );
+
+-- Money as text for descriptions and reasons: in the currency's minor unit
+-- (JPY 1200, USD 1200.00).
+create or replace macro money_text(x, minor_unit) as (
+    case
+        when minor_unit = 0 then cast(cast(x as decimal(18, 0)) as varchar)
+        else cast(cast(x as decimal(18, 2)) as varchar)
+    end
+);
+
+-- A price as text: whole yen for JPY, two decimals when that is exact, else every
+-- decimal it has (4.95, 0.125).
+create or replace macro price_text(p, minor_unit) as (
+    case
+        when p is null then null
+        when minor_unit = 0 and p = round(p, 0) then cast(cast(p as decimal(18, 0)) as varchar)
+        when p = round(p, 2) then cast(cast(p as decimal(18, 2)) as varchar)
+        else rtrim(cast(p as varchar), '0')
+    end
+);

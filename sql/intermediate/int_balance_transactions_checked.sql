@@ -20,19 +20,11 @@ reasons as (
     select
         replay.line_number,
         replay.kind || ' of '
-            || case
-                when accounts.minor_unit = 0
-                    then cast(cast(abs(replay.delta) as decimal(18, 0)) as varchar)
-                else cast(cast(abs(replay.delta) as decimal(18, 2)) as varchar)
-            end
+            || money_text(abs(replay.delta), accounts.minor_unit)
             || ' ' || accounts.currency || ' on '
             || strftime(replay.occurred_at, '%Y-%m-%d %H:%M UTC')
             || ' would leave the balance below zero (balance then '
-            || case
-                when accounts.minor_unit = 0
-                    then cast(cast(replay.balance_before as decimal(18, 0)) as varchar)
-                else cast(cast(replay.balance_before as decimal(18, 2)) as varchar)
-            end
+            || money_text(replay.balance_before, accounts.minor_unit)
             || ')' as reject_reason
     from replay
     inner join accounts on accounts.account_id = replay.account_id

@@ -95,14 +95,7 @@ price_holds as (
 described as (
     select
         priced.*,
-        case
-            when priced.unit_price is null then null
-            when priced.minor_unit = 0 and priced.unit_price = round(priced.unit_price, 0)
-                then cast(cast(priced.unit_price as decimal(18, 0)) as varchar)
-            when priced.unit_price = round(priced.unit_price, 2)
-                then cast(cast(priced.unit_price as decimal(18, 2)) as varchar)
-            else rtrim(cast(priced.unit_price as varchar), '0')
-        end as price_text
+        price_text(priced.unit_price, priced.minor_unit) as price_text
     from priced
 ),
 

@@ -15,25 +15,10 @@ period_months as (
     select
         monthly.*,
         params.period_start,
-        case
-            when monthly.minor_unit = 0 and monthly.unit_price = round(monthly.unit_price, 0)
-                then cast(cast(monthly.unit_price as decimal(18, 0)) as varchar)
-            when monthly.unit_price = round(monthly.unit_price, 2)
-                then cast(cast(monthly.unit_price as decimal(18, 2)) as varchar)
-            else rtrim(cast(monthly.unit_price as varchar), '0')
-        end as price_text,
-        case
-            when monthly.minor_unit = 0 then cast(cast(monthly.charge as decimal(18, 0)) as varchar)
-            else cast(monthly.charge as varchar)
-        end as charge_text,
-        case
-            when monthly.minor_unit = 0 then cast(cast(monthly.drawdown as decimal(18, 0)) as varchar)
-            else cast(monthly.drawdown as varchar)
-        end as drawdown_text,
-        case
-            when monthly.minor_unit = 0 then cast(cast(monthly.shortfall as decimal(18, 0)) as varchar)
-            else cast(monthly.shortfall as varchar)
-        end as shortfall_text
+        price_text(monthly.unit_price, monthly.minor_unit) as price_text,
+        money_text(monthly.charge, monthly.minor_unit) as charge_text,
+        money_text(monthly.drawdown, monthly.minor_unit) as drawdown_text,
+        money_text(monthly.shortfall, monthly.minor_unit) as shortfall_text
     from monthly
     inner join params on params.period = monthly.period
     where monthly.shortfall > 0
