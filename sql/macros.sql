@@ -89,3 +89,38 @@ create or replace macro price_text(p, minor_unit) as (
         else rtrim(cast(p as varchar), '0')
     end
 );
+
+-- Contract §4 duplicates, for a model's valid rows given as a table (a CTE name works)
+-- with columns line_number, row_key and row_values (structs of parsed values): for
+-- each row whose key appears more than once, 'accepted' for the first in file order,
+-- 'duplicate' for an exact copy of it, 'rejected' for other values (a conflicting
+-- duplicate), with the standing row's values. A row it does not return has a key of
+-- its own: accepted. Only repeated keys are ranked: at 10M rows, grouping first is far
+-- cheaper than a window over every row.
+create or replace macro key_fates(rows_table) as table (
+    with keyed as (
+        select line_number, row_key, row_values from query_table(rows_table)
+    ),
+    repeated_keys as (
+        select row_key from keyed group by row_key having count(*) > 1
+    ),
+    ranked as (
+        select
+            keyed.line_number,
+            keyed.row_values,
+            first_value(keyed.row_values) over by_key as standing_values,
+            row_number() over by_key as key_rank
+        from keyed
+        semi join repeated_keys on repeated_keys.row_key = keyed.row_key
+        window by_key as (partition by keyed.row_key order by keyed.line_number)
+    )
+    select
+        line_number,
+        case
+            when key_rank = 1 then 'accepted'
+            when standing_values is not distinct from row_values then 'duplicate'
+            else 'rejected'
+        end as row_status,
+        standing_values
+    from ranked
+);

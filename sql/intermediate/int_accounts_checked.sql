@@ -5,33 +5,20 @@ with accounts as (
     select * from stg_accounts
 ),
 
-ranked as (
+keyed as (
     select
-        *,
-        first_value(
-            struct_pack(
-                account_id, account_name, billing_model, metric, unit_price,
-                contracted_quantity, currency, payment_method, autopay_limit, billing_email
-            )
-        ) over by_key as standing_values,
-        row_number() over by_key as key_rank
+        line_number,
+        struct_pack(account_id) as row_key,
+        struct_pack(
+            account_name, billing_model, metric, unit_price, contracted_quantity,
+            currency, payment_method, autopay_limit, billing_email
+        ) as row_values
     from accounts
     where invalid_reason is null
-    window by_key as (partition by account_id order by line_number)
 ),
 
 fates as (
-    select
-        line_number,
-        case
-            when key_rank = 1 then 'accepted'
-            when standing_values is not distinct from struct_pack(
-                account_id, account_name, billing_model, metric, unit_price,
-                contracted_quantity, currency, payment_method, autopay_limit, billing_email
-            ) then 'duplicate'
-            else 'rejected'
-        end as row_status
-    from ranked
+    select * from key_fates(keyed)
 ),
 
 final as (
@@ -39,7 +26,10 @@ final as (
         'accounts' as source_table,
         accounts.*,
         cast(null as timestamp) as row_date,
-        coalesce(fates.row_status, 'rejected') as row_status,
+        case
+            when accounts.invalid_reason is not null then 'rejected'
+            else coalesce(fates.row_status, 'accepted')
+        end as row_status,
         case
             when accounts.invalid_reason is not null then accounts.invalid_reason
             when fates.row_status = 'rejected'

@@ -22,27 +22,17 @@ located as (
     left join account_lookup on account_lookup.account_id = billed.account_id
 ),
 
-ranked as (
+keyed as (
     select
         line_number,
-        first_value(struct_pack(account_id, period, currency, amount)) over by_key
-            as standing_values,
-        struct_pack(account_id, period, currency, amount) as row_values,
-        row_number() over by_key as key_rank
+        struct_pack(invoice_number) as row_key,
+        struct_pack(account_id, period, currency, amount) as row_values
     from located
     where row_reason is null
-    window by_key as (partition by invoice_number order by line_number)
 ),
 
 fates as (
-    select
-        line_number,
-        case
-            when key_rank = 1 then 'accepted'
-            when standing_values is not distinct from row_values then 'duplicate'
-            else 'rejected'
-        end as row_status
-    from ranked
+    select * from key_fates(keyed)
 ),
 
 final as (
@@ -50,7 +40,10 @@ final as (
         'billed_invoices' as source_table,
         located.* exclude (row_reason),
         located.period_start as row_date,
-        coalesce(fates.row_status, 'rejected') as row_status,
+        case
+            when located.row_reason is not null then 'rejected'
+            else coalesce(fates.row_status, 'accepted')
+        end as row_status,
         case
             when located.row_reason is not null then located.row_reason
             when fates.row_status = 'rejected'

@@ -4,25 +4,17 @@ with prices as (
     select * from stg_license_prices
 ),
 
-ranked as (
+keyed as (
     select
-        *,
-        first_value(unit_price) over by_key as standing_price,
-        row_number() over by_key as key_rank
+        line_number,
+        struct_pack(product, currency) as row_key,
+        struct_pack(unit_price) as row_values
     from prices
     where invalid_reason is null
-    window by_key as (partition by product, currency order by line_number)
 ),
 
 fates as (
-    select
-        line_number,
-        case
-            when key_rank = 1 then 'accepted'
-            when standing_price = unit_price then 'duplicate'
-            else 'rejected'
-        end as row_status
-    from ranked
+    select * from key_fates(keyed)
 ),
 
 final as (
@@ -31,7 +23,10 @@ final as (
         prices.*,
         cast(null as varchar) as account_id,
         cast(null as timestamp) as row_date,
-        coalesce(fates.row_status, 'rejected') as row_status,
+        case
+            when prices.invalid_reason is not null then 'rejected'
+            else coalesce(fates.row_status, 'accepted')
+        end as row_status,
         case
             when prices.invalid_reason is not null then prices.invalid_reason
             when fates.row_status = 'rejected'

@@ -4,26 +4,17 @@ with payments as (
     select * from stg_payments
 ),
 
-ranked as (
+keyed as (
     select
         line_number,
-        first_value(struct_pack(invoice_number, amount, paid_at)) over by_key as standing_values,
-        struct_pack(invoice_number, amount, paid_at) as row_values,
-        row_number() over by_key as key_rank
+        struct_pack(payment_id) as row_key,
+        struct_pack(invoice_number, amount, paid_at) as row_values
     from payments
     where invalid_reason is null
-    window by_key as (partition by payment_id order by line_number)
 ),
 
 fates as (
-    select
-        line_number,
-        case
-            when key_rank = 1 then 'accepted'
-            when standing_values is not distinct from row_values then 'duplicate'
-            else 'rejected'
-        end as row_status
-    from ranked
+    select * from key_fates(keyed)
 ),
 
 final as (
@@ -32,7 +23,10 @@ final as (
         payments.*,
         cast(null as varchar) as account_id,
         payments.paid_at as row_date,
-        coalesce(fates.row_status, 'rejected') as row_status,
+        case
+            when payments.invalid_reason is not null then 'rejected'
+            else coalesce(fates.row_status, 'accepted')
+        end as row_status,
         case
             when payments.invalid_reason is not null then payments.invalid_reason
             when fates.row_status = 'rejected'

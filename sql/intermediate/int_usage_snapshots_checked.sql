@@ -23,48 +23,17 @@ located as (
     left join account_lookup on account_lookup.account_id = snapshots.account_id
 ),
 
-valid as (
-    select line_number, account_id, metric, observed_at, quantity
+keyed as (
+    select
+        line_number,
+        struct_pack(account_id, metric, observed_at) as row_key,
+        struct_pack(quantity) as row_values
     from located
     where row_reason is null
 ),
 
--- Only keys written more than once need ranking; at 10M rows, grouping first
--- is far cheaper than a window over every row.
-repeated_keys as (
-    select account_id, metric, observed_at
-    from valid
-    group by account_id, metric, observed_at
-    having count(*) > 1
-),
-
-ranked as (
-    select
-        valid.line_number,
-        valid.quantity,
-        first_value(valid.quantity) over by_key as standing_quantity,
-        row_number() over by_key as key_rank
-    from valid
-    semi join repeated_keys
-        on repeated_keys.account_id = valid.account_id
-        and repeated_keys.metric = valid.metric
-        and repeated_keys.observed_at = valid.observed_at
-    window by_key as (
-        partition by valid.account_id, valid.metric, valid.observed_at
-        order by valid.line_number
-    )
-),
-
 fates as (
-    select
-        line_number,
-        case
-            when key_rank = 1 then 'accepted'
-            when standing_quantity = quantity then 'duplicate'
-            else 'rejected'
-        end as row_status,
-        standing_quantity
-    from ranked
+    select * from key_fates(keyed)
 ),
 
 final as (
@@ -81,7 +50,7 @@ final as (
             when fates.row_status = 'rejected'
                 then 'conflicting duplicate snapshot: ' || located.metric || ' at '
                     || strftime(located.observed_at, '%Y-%m-%d %H:%M:%S UTC')
-                    || ' already reported as ' || fates.standing_quantity
+                    || ' already reported as ' || fates.standing_values.quantity
         end as reject_reason
     from located
     left join fates on fates.line_number = located.line_number
