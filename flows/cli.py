@@ -9,7 +9,10 @@ command line itself is wrong.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import sys
+import traceback
 from datetime import date
 from pathlib import Path
 
@@ -91,7 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _forget(error: BaseException) -> None:
+    """Drop the frames an exception keeps alive (Prefect holds on to it): the DuckDB
+    connection in them would otherwise outlive the interpreter, and DuckDB's binding
+    prints a page of leak warnings under the one-line error."""
+    while error is not None:
+        traceback.clear_frames(error.__traceback__)
+        error = error.__cause__ or error.__context__
+    gc.collect()
+
+
 def _close(args: argparse.Namespace) -> int:
+    # Finance reads the summary or the one-line error; Prefect's own console log of a
+    # failed task (a traceback, twice) stays in the run's log in the Prefect UI.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from flows.loading import LoadError
     from flows.locking import WarehouseBusy
     from flows.pipeline import EXIT_FAILED, CloseFailed
@@ -113,10 +129,12 @@ def _close(args: argparse.Namespace) -> int:
             )
     except (LoadError, CloseFailed, WarehouseBusy) as error:
         print(f"closebook: error: {error}", file=sys.stderr)
+        _forget(error)
         return EXIT_FAILED
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, whatever broke
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         print(f"closebook: error: {type(error).__name__}: {first}", file=sys.stderr)
+        _forget(error)
         return EXIT_FAILED
     print("\n".join(result.summary_lines()))
     return result.exit_code

@@ -122,3 +122,38 @@ def test_cli_through_the_flow_fails_in_one_line_on_a_missing_file(prefect_server
     assert (
         err[-1] == f"closebook: error: missing input file: accounts.csv (or .parquet) in {exports}"
     )
+
+
+def test_the_readme_command_fails_with_exactly_one_line(tmp_path):
+    """What finance sees: the real `closebook` process, its own Prefect server, stderr."""
+    import subprocess
+    import sys
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for file in SAMPLE.glob("*.csv"):
+        if file.name != "usage_snapshots.csv":
+            (exports / file.name).write_bytes(file.read_bytes())
+    closebook = Path(sys.executable).with_name("closebook")
+    proc = subprocess.run(
+        [
+            str(closebook),
+            "close",
+            "--period",
+            "2026-10",
+            "--input",
+            str(exports),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--reports",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"closebook: error: missing input file: usage_snapshots.csv (or .parquet) in {exports}"
+    ]
