@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from graphlib import TopologicalSorter
@@ -133,8 +134,6 @@ def build_models(
     timings: dict[str, float] | None = None,
 ) -> list[str]:
     """Materialise every model as `build.<name>`; returns the names in run order."""
-    import time
-
     prepare_session(con, sql_dir)
     write_close_params(con, period, as_of)
     names = []

@@ -21,7 +21,7 @@ import duckdb
 from flows.loading import InputFile, load_exports
 from flows.locking import duckdb_lock_message, warehouse_lock
 from flows.models import ClosePeriod, build_models, prepare_session
-from flows.publish import publish_period
+from flows.publish import publish_period, table_exists
 
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 
@@ -272,10 +272,7 @@ def summarize(
             ).fetchall()
         ]
         by_status: dict[str, int] = {}
-        if con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'main' and table_name = 'reconciliation'"
-        ).fetchone()[0]:
+        if table_exists(con, "main", "reconciliation"):
             by_status = dict(
                 con.execute(
                     "select status, count(*) from main.reconciliation where period = ? "

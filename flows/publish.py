@@ -16,7 +16,7 @@ from flows.models import mart_names
 EXTRA_TABLES: tuple[str, ...] = ("validation_results",)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     found = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, table],
@@ -26,7 +26,7 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every build table this close publishes (the marts, plus extras that were written)."""
-    extras = [t for t in EXTRA_TABLES if _table_exists(con, "build", t)]
+    extras = [t for t in EXTRA_TABLES if table_exists(con, "build", t)]
     return mart_names() + extras
 
 
@@ -54,7 +54,7 @@ def publish_period(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int
 
 
 def _ensure_warehouse_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    if not _table_exists(con, "main", table):
+    if not table_exists(con, "main", table):
         con.execute(f"create table main.{table} as select * from build.{table} where false")
         return
     existing = {
