@@ -44,12 +44,12 @@ test-libreoffice: setup libreoffice
 	$(BIN)/python -m pytest -q -m libreoffice
 
 lint: setup
-	$(BIN)/ruff check flows tests scripts
-	$(BIN)/ruff format --check flows tests scripts
+	$(BIN)/ruff check closebook flows sql tests scripts
+	$(BIN)/ruff format --check closebook flows sql tests scripts
 
 format: setup
-	$(BIN)/ruff format flows tests scripts
-	$(BIN)/ruff check --fix flows tests scripts
+	$(BIN)/ruff format closebook flows sql tests scripts
+	$(BIN)/ruff check --fix closebook flows sql tests scripts
 
 bench: setup
 	$(BIN)/python scripts/bench.py --accounts 10000

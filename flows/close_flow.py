@@ -1,6 +1,6 @@
 """The monthly close as a Prefect 3 flow: load, build, validate, publish, workbooks.
 
-Each task is a step of `flows.pipeline`; the flow adds what Prefect is for:
+Each task is a step of `closebook.pipeline`; the flow adds what Prefect is for:
 a run named for its period, retries where they are safe (reading exports),
 one lock for the whole run, and the run's summary published as artifacts.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from flows.settings import apply_defaults
+from closebook.settings import apply_defaults
 
 apply_defaults()
 
@@ -20,9 +20,9 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.client.schemas.schedules import CronSchedule  # noqa: E402
 from prefect.deployments.runner import RunnerDeployment  # noqa: E402
 
-from flows import pipeline  # noqa: E402
-from flows.locking import warehouse_lock  # noqa: E402
-from flows.pipeline import CloseContext, CloseResult  # noqa: E402
+from closebook import pipeline  # noqa: E402
+from closebook.locking import warehouse_lock  # noqa: E402
+from closebook.pipeline import CloseContext, CloseResult  # noqa: E402
 
 SCHEDULE_CRON = "0 6 3 * *"
 

@@ -4,7 +4,7 @@ Why: finance closes on whatever laptop or CI box is at hand, so we want to know
 (and keep knowing, as the models change) where the time goes at 1k, 10k and
 100k accounts. The exports are generated first, in a child process, and timed
 separately: generation is not part of the close. The close then runs through
-the plain-function pipeline (`flows.pipeline.close_period`, no Prefect), and
+the plain-function pipeline (`closebook.pipeline.close_period`, no Prefect), and
 the script prints a Markdown table ready for docs/benchmarks.md.
 
     python scripts/bench.py --accounts 10000 --seed 7 --months 2026-09,2026-10 \\
@@ -67,7 +67,7 @@ def generate(args: argparse.Namespace, exports: Path) -> tuple[dict[str, int], f
     command = [
         sys.executable,
         "-m",
-        "flows.sample_data",
+        "closebook.sample_data",
         "--out",
         str(exports),
         "--accounts",
@@ -101,8 +101,8 @@ def profile_build(warehouse: Path, period: str, as_of: date, out: Path, top: int
     """Re-run every model with timings; EXPLAIN ANALYZE the slowest into `out`."""
     import duckdb
 
-    from flows.models import ClosePeriod, build_models, discover_models
-    from flows.pipeline import connect
+    from closebook.models import ClosePeriod, build_models, discover_models
+    from closebook.pipeline import connect
 
     timings: dict[str, float] = {}
     with connect(warehouse) as con:
@@ -124,7 +124,7 @@ def run_steps(
     period: str, exports: Path, warehouse: Path, reports: Path, as_of: date, until: str
 ) -> tuple[dict[str, float], dict[str, float]]:
     """The steps `close_period` runs, called one by one, stopping after `until`."""
-    from flows.pipeline import (
+    from closebook.pipeline import (
         CloseContext,
         step_build,
         step_load,
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from flows.pipeline import close_period
+    from closebook.pipeline import close_period
 
     period = args.period or args.months.split(",")[-1].strip()
     y, m = (int(x) for x in period.split("-"))

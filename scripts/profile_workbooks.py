@@ -26,8 +26,8 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flows.workbooks import WORKBOOKS, RunInfo, verify_workbooks  # noqa: E402
-from flows.workbooks.libreoffice import recalculate  # noqa: E402
+from closebook.workbooks import WORKBOOKS, RunInfo, verify_workbooks  # noqa: E402
+from closebook.workbooks.libreoffice import recalculate  # noqa: E402
 
 
 def main() -> int:

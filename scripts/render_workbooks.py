@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flows.workbooks import RunInfo, write_workbooks  # noqa: E402
-from flows.workbooks.libreoffice import convert  # noqa: E402
+from closebook.workbooks import RunInfo, write_workbooks  # noqa: E402
+from closebook.workbooks.libreoffice import convert  # noqa: E402
 
 NAMES = ("invoices", "overage", "prepaid", "reconciliation")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from flows.contract import INPUT_TABLES, TABLES_BY_NAME
-from flows.loading import load_exports
-from flows.models import ClosePeriod, build_models
+from closebook.contract import INPUT_TABLES, TABLES_BY_NAME
+from closebook.loading import load_exports
+from closebook.models import ClosePeriod, build_models
 
 
 def account(account_id: str, billing_model: str = "hwm", **fields: object) -> dict[str, object]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.loading import LoadError, load_exports
+from closebook.loading import LoadError, load_exports
 from tests.exports import account, build, rows, write_exports
 
 SNAPSHOT_HEADER = b"account_id,observed_at,metric,quantity\n"
@@ -323,7 +323,7 @@ def test_parquet_timestamp_and_timestamptz_load_as_the_same_utc_instant(tmp_path
     load_exports(con, folder)
     from datetime import date
 
-    from flows.models import ClosePeriod, build_models
+    from closebook.models import ClosePeriod, build_models
 
     build_models(con, ClosePeriod.parse("2026-10"), date(2026, 12, 31))
     got = rows(con, "select observed_at, quantity from int_usage_snapshots order by 1")
@@ -495,7 +495,7 @@ def test_unknown_enum_in_license_events_and_balance_transactions(tmp_path):
 
 
 def run_cli(capsys, folder: Path, tmp_path: Path) -> tuple[int, list[str]]:
-    from flows.cli import main
+    from closebook.cli import main
 
     code = main(
         [

@@ -30,7 +30,7 @@ def prefect_server():
 
 @pytest.fixture(scope="module")
 def closed_sample(prefect_server, tmp_path_factory):
-    from flows.close_flow import close_flow
+    from closebook.flows.close_flow import close_flow
 
     work = tmp_path_factory.mktemp("close")
     warehouse, reports = work / "warehouse.duckdb", work / "reports"
@@ -97,7 +97,7 @@ def test_flow_run_is_named_for_its_period_and_publishes_artifacts(closed_sample)
 
 
 def test_cli_through_the_flow_fails_in_one_line_on_a_missing_file(prefect_server, tmp_path, capsys):
-    from flows.cli import main
+    from closebook.cli import main
 
     exports = tmp_path / "exports"
     exports.mkdir()

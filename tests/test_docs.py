@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import build_parser
-from flows.models import LAYERS, SQL_DIR, discover_models, mart_names
+from closebook.cli import build_parser
+from closebook.models import LAYERS, SQL_DIR, discover_models, mart_names
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,8 +29,8 @@ RUNNER = textwrap.dedent(
     """
     import os, signal, sys, time
     from pathlib import Path
-    from flows import pipeline, publish
-    from flows.locking import warehouse_lock
+    from closebook import pipeline, publish
+    from closebook.locking import warehouse_lock
 
     mode, period, input_dir, warehouse, flag = sys.argv[1:]
     ctx = pipeline.CloseContext.create(
@@ -174,7 +174,7 @@ def test_a_workbook_write_killed_midway_leaves_the_old_workbook(tmp_path):
 
 
 def test_a_second_close_on_a_busy_warehouse_fails_fast_with_one_line(tmp_path, capsys):
-    from flows.cli import main
+    from closebook.cli import main
 
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     folder = exports(tmp_path / "a", contracted=2)
@@ -210,7 +210,7 @@ def test_a_second_close_on_a_busy_warehouse_fails_fast_with_one_line(tmp_path, c
 
 
 def test_warehouse_open_in_another_program_is_one_clear_line(tmp_path, capsys):
-    from flows.cli import main
+    from closebook.cli import main
 
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     warehouse.parent.mkdir()
@@ -254,7 +254,7 @@ def test_warehouse_open_in_another_program_is_one_clear_line(tmp_path, capsys):
 
 
 def test_prefect_retries_only_reading_exports():
-    from flows import close_flow
+    from closebook.flows import close_flow
 
     tasks = {
         name: getattr(close_flow, name)

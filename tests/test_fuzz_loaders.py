@@ -2,7 +2,7 @@
 
 Whatever bytes a file holds, loading either succeeds, with every data line either a
 raw row or an unreadable row (each line number once, header = line 1), or stops
-with a one-line `LoadError`. Any other exception is a bug in flows/loading.py.
+with a one-line `LoadError`. Any other exception is a bug in closebook/loading.py.
 Well-formed files written by Python's csv module are the oracle: every row comes
 back with exactly its values and the line number a spreadsheet shows.
 """
@@ -16,8 +16,8 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.loading import LoadError, load_exports
-from flows.models import ClosePeriod, build_models
+from closebook.loading import LoadError, load_exports
+from closebook.models import ClosePeriod, build_models
 from tests.exports import account, rows, write_exports
 
 HEADER = ["account_id", "observed_at", "metric", "quantity"]

@@ -6,9 +6,9 @@ from datetime import date
 
 import duckdb
 
-from flows.loading import load_exports
-from flows.models import ClosePeriod, build_models
-from flows.publish import publish_period
+from closebook.loading import load_exports
+from closebook.models import ClosePeriod, build_models
+from closebook.publish import publish_period
 from tests.exports import account, rows, write_exports
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from flows.close_flow import close_flow, monthly_deployment, previous_month
+from closebook.flows.close_flow import close_flow, monthly_deployment, previous_month
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Validation (flows/validation.py): every expectation fails on data made to break it, the
+"""Validation (closebook/validation.py): every expectation fails on data made to break it, the
 invoice it concerns is held, a failure with no invoice to hold fails the run, and a clean
 build passes everything.
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.validation import (
+from closebook.validation import (
     INPUT_CHECKS,
     OUTPUT_CHECKS,
     ValidationResult,

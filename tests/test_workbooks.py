@@ -19,8 +19,8 @@ import pytest
 import xlsxwriter
 import xlsxwriter.worksheet
 
-import flows.workbooks.invoices as invoices_module
-from flows.workbooks import RunInfo, sheets, verify_workbooks, warehouse, write_workbooks
+import closebook.workbooks.invoices as invoices_module
+from closebook.workbooks import RunInfo, sheets, verify_workbooks, warehouse, write_workbooks
 from tests.workbook_fixtures import INJECTIONS, OTHER_PERIOD, PERIOD, build_warehouse
 
 NAMES = ("invoices", "overage", "prepaid", "reconciliation")

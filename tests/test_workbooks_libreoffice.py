@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from flows.workbooks import RunInfo, sheets, verify_workbooks, write_workbooks
-from flows.workbooks.libreoffice import recalculate, soffice_path
+from closebook.workbooks import RunInfo, sheets, verify_workbooks, write_workbooks
+from closebook.workbooks.libreoffice import recalculate, soffice_path
 from tests.workbook_fixtures import INJECTIONS, PERIOD, build_warehouse
 
 pytestmark = [

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.contract import INPUT_TABLES, InputTable
+from closebook.contract import INPUT_TABLES, InputTable
 
 
 class LoadError(Exception):

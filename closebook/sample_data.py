@@ -16,7 +16,7 @@ order, so the same arguments give byte-identical CSV files.
 The bundled sample (`data/sample/`) was generated with, and is regenerated
 identically by (tests/test_sample_data.py checks this):
 
-    python -m flows.sample_data --out data/sample --accounts 40 \\
+    python -m closebook.sample_data --out data/sample --accounts 40 \\
         --months 2026-08,2026-09,2026-10 --seed 7
 
 What it writes (rows per table come back from `generate_exports`):
@@ -84,7 +84,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from flows.contract import TABLES_BY_NAME
+from closebook.contract import TABLES_BY_NAME
 
 TABLE_ORDER: tuple[str, ...] = (
     "accounts",
@@ -1153,7 +1153,7 @@ def _write_activity(
 
 def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m flows.sample_data",
+        prog="python -m closebook.sample_data",
         description="Write a synthetic, contract-shaped export folder (deterministic for a seed).",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import duckdb
 
-from flows.loading import InputFile, load_exports
-from flows.locking import duckdb_lock_message, warehouse_lock
-from flows.models import ClosePeriod, build_models, prepare_session
-from flows.publish import publish_period, table_exists
+from closebook.loading import InputFile, load_exports
+from closebook.locking import duckdb_lock_message, warehouse_lock
+from closebook.models import ClosePeriod, build_models, prepare_session
+from closebook.publish import publish_period, table_exists
 
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 
@@ -170,7 +170,7 @@ def step_build(ctx: CloseContext) -> dict[str, float]:
 
 def step_validate(ctx: CloseContext) -> tuple[str, Path | None]:
     """Run the expectation suites; hold what they attribute, fail the close otherwise."""
-    from flows.validation import validate_close
+    from closebook.validation import validate_close
 
     with connect(ctx.warehouse) as con:
         result = validate_close(con, ctx.period.period, ctx.period_reports)
@@ -190,8 +190,8 @@ def step_publish(ctx: CloseContext) -> dict[str, int]:
 
 def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | None) -> list[Path]:
     """Write the four workbooks from the warehouse, then read their totals back and compare."""
-    from flows.validation import record_external_check, write_report
-    from flows.workbooks import RunInfo, verify_workbooks, write_workbooks
+    from closebook.validation import record_external_check, write_report
+    from closebook.workbooks import RunInfo, verify_workbooks, write_workbooks
 
     info = RunInfo(
         period=ctx.period.period,

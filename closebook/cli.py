@@ -16,14 +16,14 @@ import traceback
 from datetime import date
 from pathlib import Path
 
-from flows.settings import apply_defaults
+from closebook.settings import apply_defaults
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 DEFAULT_REPORTS = Path("reports")
 
 
 def _period(text: str) -> str:
-    from flows.models import ClosePeriod, PeriodError
+    from closebook.models import ClosePeriod, PeriodError
 
     try:
         return ClosePeriod.parse(text).period
@@ -108,17 +108,17 @@ def _close(args: argparse.Namespace) -> int:
     # Finance reads the summary or the one-line error; Prefect's own console log of a
     # failed task (a traceback, twice) stays in the run's log in the Prefect UI.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from flows.loading import LoadError
-    from flows.locking import WarehouseBusy
-    from flows.pipeline import EXIT_FAILED, CloseFailed
+    from closebook.loading import LoadError
+    from closebook.locking import WarehouseBusy
+    from closebook.pipeline import EXIT_FAILED, CloseFailed
 
     try:
         if args.no_prefect:
-            from flows.pipeline import close_period
+            from closebook.pipeline import close_period
 
             result = close_period(args.period, args.input, args.warehouse, args.reports, args.as_of)
         else:
-            from flows.close_flow import close_flow
+            from closebook.flows.close_flow import close_flow
 
             result = close_flow(
                 period=args.period,
@@ -141,7 +141,7 @@ def _close(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from flows.sample_data import generate_exports
+    from closebook.sample_data import generate_exports
 
     months = [m.strip() for m in args.months.split(",") if m.strip()]
     counts = generate_exports(
@@ -155,7 +155,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from prefect import serve
 
-    from flows.close_flow import monthly_deployment
+    from closebook.flows.close_flow import monthly_deployment
 
     serve(monthly_deployment(str(args.input), str(args.warehouse), str(args.reports)))
     return 0

@@ -14,11 +14,14 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from graphlib import TopologicalSorter
+from importlib.resources import files
 from pathlib import Path
 
 import duckdb
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The models ship inside the package (`sql/` of the repository, `closebook.sql` once
+# installed): found the same way from a checkout, an editable install or a wheel.
+SQL_DIR = Path(str(files("closebook.sql")))
 LAYERS = ("staging", "intermediate", "marts")
 
 

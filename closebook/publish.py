@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from flows.models import mart_names
+from closebook.models import mart_names
 
 # Build tables published beside the marts: written by Python steps, not SQL models.
 EXTRA_TABLES: tuple[str, ...] = ("validation_results",)

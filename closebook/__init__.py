@@ -1,0 +1,1 @@
+"""closebook: the month-end close for usage billing (the library; Prefect lives in `flows/`)."""
