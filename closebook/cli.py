@@ -69,17 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the same steps without Prefect (no run history; for quick local checks)",
     )
 
-    sample = commands.add_parser(
-        "sample",
-        help="write synthetic exports (the bundled sample, or a bigger set)",
-        description="Generate deterministic synthetic exports in the contract's format.",
+    models = commands.add_parser(
+        "models",
+        help="list the SQL models in run order, or build one and what it needs",
+        description="Without --build: every model of sql/ in the order a close runs them, "
+        "with the models each one reads (parsed from its SQL) and its other inputs. "
+        "With --build NAME: rebuild NAME and every model upstream of it as build.<name> in "
+        "the warehouse, from the exports and period of the warehouse's last close "
+        "(for working on one model's SQL without a whole close).",
     )
-    sample.add_argument("--out", required=True, type=Path, metavar="DIR")
-    sample.add_argument("--accounts", type=int, default=40)
-    sample.add_argument("--months", default="2026-08,2026-09,2026-10")
-    sample.add_argument("--seed", type=int, default=7)
-    sample.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    sample.add_argument("--clean", action="store_true", help="no deliberate problems")
+    models.add_argument("--build", metavar="NAME", help="model to rebuild with its upstream")
+    models.add_argument(
+        "--warehouse",
+        type=Path,
+        default=DEFAULT_WAREHOUSE,
+        help="DuckDB file whose last close to build from (%(default)s)",
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -140,16 +145,13 @@ def _close(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _sample(args: argparse.Namespace) -> int:
-    from closebook.sample_data import generate_exports
+def _models(args: argparse.Namespace) -> int:
+    from closebook.model_commands import build_one, list_models
 
-    months = [m.strip() for m in args.months.split(",") if m.strip()]
-    counts = generate_exports(
-        args.out, args.accounts, months, args.seed, fmt=args.format, with_issues=not args.clean
-    )
-    for name, count in counts.items():
-        print(f"{name}: {count:,} rows")
-    return 0
+    if args.build is None:
+        print("\n".join(list_models()))
+        return 0
+    return build_one(args.build, args.warehouse)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -164,7 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     apply_defaults()
     args = build_parser().parse_args(argv)
-    handlers = {"close": _close, "sample": _sample, "serve": _serve}
+    handlers = {"close": _close, "models": _models, "serve": _serve}
     return handlers[args.command](args)
 
 

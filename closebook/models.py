@@ -1,9 +1,11 @@
 """Run the SQL models under `sql/` in dependency order, each into a `build.<name>` table.
 
 A deliberately small runner: the SQL files stay plain (an analyst can `.read`
-them in the DuckDB CLI), dependencies are the model names a file mentions, and
-the only parameters (the period and its dates) live in `build.close_params`,
-written with bound values so no SQL text is ever pasted together from input.
+them in the DuckDB CLI), a model's dependencies are the tables its SQL reads
+(parsed with sqlglot's DuckDB dialect, so a string literal, a column alias or a
+comment that happens to spell a model's name adds no edge), and the only
+parameters (the period and its dates) live in `build.close_params`, written with
+bound values so no SQL text is ever pasted together from input.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from graphlib import TopologicalSorter
+from functools import lru_cache
+from graphlib import CycleError, TopologicalSorter
 from importlib.resources import files
 from pathlib import Path
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 # The models ship inside the package (`sql/` of the repository, `closebook.sql` once
 # installed): found the same way from a checkout, an editable install or a wheel.
@@ -25,16 +30,33 @@ SQL_DIR = Path(str(files("closebook.sql")))
 LAYERS = ("staging", "intermediate", "marts")
 
 
+# Schemas a model may name: `build.x` is model x (or a table the loader wrote there);
+# `main.x` is a published warehouse table, never a model of this close.
+BUILD_SCHEMA = "build"
+
+
 class PeriodError(ValueError):
     """The period is not a calendar month written YYYY-MM."""
 
 
+class ModelGraphError(ValueError):
+    """A model's SQL cannot be parsed, or the models depend on each other in a circle."""
+
+
 @dataclass(frozen=True)
 class Model:
+    """One `sql/<layer>/<name>.sql` file: the query behind table `build.<name>`.
+
+    `depends_on` are the models it reads (they run first); `sources` the other
+    tables it reads: the loader's `raw_*` tables, `close_params`, `main.*` tables.
+    """
+
     name: str
     layer: str
     path: Path
     sql: str
+    depends_on: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,37 +84,90 @@ class ClosePeriod:
 
 
 def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
-    """Every `.sql` file of the three layers, in the order they must run."""
-    models = {
-        path.stem: Model(path.stem, layer, path, path.read_text())
+    """Every `.sql` file of the three layers, in the order they must run.
+
+    Ties (models whose dependencies are all built) run by layer, then by name,
+    so the order reads staging -> intermediate -> marts and is the same everywhere.
+    """
+    texts = {
+        path.stem: (layer, path, path.read_text())
         for layer in LAYERS
         for path in sorted((sql_dir / layer).glob("*.sql"))
     }
-    graph: dict[str, set[str]] = {}
-    for model in models.values():
-        text = _strip_comments(model.sql)
-        graph[model.name] = {
-            other
-            for other in models
-            if other != model.name and re.search(rf"\b{re.escape(other)}\b", text)
+    models: dict[str, Model] = {}
+    for name, (layer, path, sql) in texts.items():
+        try:
+            references = table_references(sql)
+        except sqlglot.errors.SqlglotError as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise ModelGraphError(f"model {layer}/{name}.sql: cannot parse: {first_line}") from None
+        # A model reading a table of its own name reads what the loader wrote there
+        # (input_files); `main.x` is the published table, not this close's model x.
+        is_model = {
+            (schema, table): schema in ("", BUILD_SCHEMA) and table in texts and table != name
+            for schema, table in references
         }
-    sorter = TopologicalSorter(graph)
-    sorter.prepare()
+        depends_on = sorted({table for (schema, table), yes in is_model.items() if yes})
+        sources = sorted(
+            table if schema in ("", BUILD_SCHEMA) else f"{schema}.{table}"
+            for (schema, table), yes in is_model.items()
+            if not yes
+        )
+        models[name] = Model(name, layer, path, sql, tuple(depends_on), tuple(sources))
+    sorter = TopologicalSorter({name: set(model.depends_on) for name, model in models.items()})
+    try:
+        sorter.prepare()
+    except CycleError as error:
+        cycle = " -> ".join(error.args[1])
+        raise ModelGraphError(f"models depend on each other in a circle: {cycle}") from None
     ordered: list[str] = []
     while sorter.is_active():
-        ready = sorted(sorter.get_ready())
+        ready = sorted(sorter.get_ready(), key=lambda n: (LAYERS.index(models[n].layer), n))
         ordered.extend(ready)
         sorter.done(*ready)
     return [models[name] for name in ordered]
 
 
+@lru_cache(maxsize=512)
+def table_references(sql: str) -> frozenset[tuple[str, str]]:
+    """The tables a query reads, as (schema, name) pairs, schema "" when unqualified.
+
+    Read from sqlglot's parse tree (DuckDB dialect): every table in a FROM or a
+    JOIN, and every bare name handed to a table function (a table macro such as
+    `key_fates(keyed)` or `query_table(x)` takes its table that way). The query's
+    own CTEs are not tables it reads, unless named with a schema. Cached on the
+    text: a test run builds the models hundreds of times.
+    """
+    tree = sqlglot.parse_one(sql, dialect="duckdb")
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found: set[tuple[str, str]] = set()
+    for table in tree.find_all(exp.Table):
+        if isinstance(table.this, exp.Identifier):
+            found.add((table.db.lower(), table.name.lower()))
+        elif isinstance(table.this, exp.Func):
+            # a table function: its bare-name arguments are tables (key_fates(keyed))
+            for argument in table.this.iter_expressions():
+                if isinstance(argument, exp.Column) and not argument.table:
+                    found.add(("", argument.name.lower()))
+    return frozenset((schema, name) for schema, name in found if schema or name not in ctes)
+
+
+def upstream(models: list[Model], name: str) -> list[Model]:
+    """Model `name` and every model it needs, directly or not, in run order."""
+    by_name = {model.name: model for model in models}
+    needed: set[str] = set()
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        if current not in needed:
+            needed.add(current)
+            pending.extend(by_name[current].depends_on)
+    return [model for model in models if model.name in needed]
+
+
 def mart_names(sql_dir: Path = SQL_DIR) -> list[str]:
     """The warehouse tables a close publishes: one per file in `sql/marts/`."""
     return sorted(path.stem for path in (sql_dir / "marts").glob("*.sql"))
-
-
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*", "", sql)
 
 
 def write_close_params(con: duckdb.DuckDBPyConnection, period: ClosePeriod, as_of: date) -> None:
@@ -139,8 +214,17 @@ def build_models(
     """Materialise every model as `build.<name>`; returns the names in run order."""
     prepare_session(con, sql_dir)
     write_close_params(con, period, as_of)
+    return run_models(con, discover_models(sql_dir), timings)
+
+
+def run_models(
+    con: duckdb.DuckDBPyConnection,
+    models: list[Model],
+    timings: dict[str, float] | None = None,
+) -> list[str]:
+    """Materialise `models` (already in run order) as `build.<name>`, in a prepared session."""
     names = []
-    for model in discover_models(sql_dir):
+    for model in models:
         started = time.perf_counter()
         try:
             con.execute(f"create or replace table build.{model.name} as (\n{model.sql}\n)")
