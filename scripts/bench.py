@@ -67,7 +67,7 @@ def generate(args: argparse.Namespace, exports: Path) -> tuple[dict[str, int], f
     command = [
         sys.executable,
         "-m",
-        "closebook.sample_data",
+        "scripts.sample_data",
         "--out",
         str(exports),
         "--accounts",

@@ -13,7 +13,16 @@ from closebook.models import LAYERS, SQL_DIR, discover_models, mart_names
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("command", ["close", "sample", "serve"])
+def _commands() -> list[str]:
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    return sorted(subparsers.choices)
+
+
+def test_the_cli_commands_are_the_documented_ones():
+    assert _commands() == ["close", "models", "serve"]
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_every_cli_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])

@@ -1,7 +1,7 @@
 """The synthetic exports: the bundled sample stays reproducible, and the generator stays honest.
 
 The sample in data/sample/ is what the demo and the README run on; if the
-generator changes, regenerate it with the command in closebook/sample_data.py's
+generator changes, regenerate it with the command in scripts/sample_data.py's
 docstring (this test tells you when).
 """
 
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from closebook.contract import INPUT_TABLES, TABLES_BY_NAME
-from closebook.sample_data import (
+from scripts.sample_data import (
     FORMULA_NAME,
     SPECIAL_NAMES,
     TS_STYLES,
@@ -50,7 +50,7 @@ def test_bundled_sample_regenerates_byte_for_byte(tmp_path: Path) -> None:
     assert bundled == sorted(f"{t}.csv" for t in counts)
     for name in bundled:
         assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), (
-            f"data/sample/{name} is stale: regenerate it (see closebook/sample_data.py)"
+            f"data/sample/{name} is stale: regenerate it (see scripts/sample_data.py)"
         )
 
 

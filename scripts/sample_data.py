@@ -1,4 +1,4 @@
-"""Synthetic export folders in the exact shape of CONTRACT.md §1.
+"""Synthetic export folders in the exact shape of billing-rules §1 (docs/billing-rules.md).
 
 Why this exists: the demo, the tests and the benchmark all need an export
 folder that looks like what finance really hands over (a mix of billing
@@ -16,8 +16,11 @@ order, so the same arguments give byte-identical CSV files.
 The bundled sample (`data/sample/`) was generated with, and is regenerated
 identically by (tests/test_sample_data.py checks this):
 
-    python -m closebook.sample_data --out data/sample --accounts 40 \\
+    .venv/bin/python scripts/sample_data.py --out data/sample --accounts 40 \\
         --months 2026-08,2026-09,2026-10 --seed 7
+
+A development tool, not part of the installed package: run it from a checkout
+with the project's venv (it imports `closebook` for the contract's columns).
 
 What it writes (rows per table come back from `generate_exports`):
 
@@ -1153,7 +1156,7 @@ def _write_activity(
 
 def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m closebook.sample_data",
+        prog="python scripts/sample_data.py",
         description="Write a synthetic, contract-shaped export folder (deterministic for a seed).",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
