@@ -60,4 +60,4 @@ render: setup libreoffice
 	$(BIN)/python scripts/render_workbooks.py --period $(PERIOD)
 
 clean:
-	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock reports/20* .bench
+	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock data/warehouse.duckdb.lock.holder reports/20* .bench

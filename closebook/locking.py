@@ -9,18 +9,25 @@ Another program holding the DuckDB file itself (an analyst's DuckDB CLI or
 notebook with the warehouse open for writing) is checked when the lock is
 taken, so the close fails at once with one clear line instead of a DuckDB
 traceback halfway through.
+
+The lock is `filelock`'s (flock on Linux and macOS, LockFileEx on Windows:
+finance teams close on Windows too); the OS drops it when the process dies,
+so a crashed close never leaves the warehouse locked. Who holds it is written
+to `<warehouse>.lock.holder` beside it, because on Windows the locked file
+itself cannot be read by the process that is refused.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
+import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
+from filelock import FileLock, Timeout
 
 
 class WarehouseBusy(RuntimeError):
@@ -31,26 +38,31 @@ class WarehouseBusy(RuntimeError):
 def warehouse_lock(warehouse: Path) -> Iterator[None]:
     """Hold `<warehouse>.lock` exclusively for the duration, or fail at once with who holds it."""
     lock_path = warehouse.with_name(warehouse.name + ".lock")
+    holder_path = warehouse.with_name(warehouse.name + ".lock.holder")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock_path.open("a+")
+    lock = FileLock(lock_path, thread_local=False)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise WarehouseBusy(
-                f"warehouse {warehouse} is being closed by {holder}; "
-                "wait for that close to finish and run again"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"closebook pid {os.getpid()}")
-        handle.flush()
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise WarehouseBusy(
+            f"warehouse {warehouse} is being closed by {_holder(holder_path)}; "
+            "wait for that close to finish and run again"
+        ) from None
+    try:
+        holder_path.write_text(f"closebook pid {os.getpid()} on {socket.gethostname()}")
         check_not_open_elsewhere(warehouse)
         yield
     finally:
-        handle.close()
+        with suppress(OSError):
+            holder_path.unlink()
+        lock.release()
+
+
+def _holder(holder_path: Path) -> str:
+    try:
+        return holder_path.read_text().strip() or "another process"
+    except OSError:
+        return "another process"
 
 
 def duckdb_lock_message(warehouse: Path, error: BaseException) -> str | None:
