@@ -1,4 +1,4 @@
-"""The input side of CONTRACT.md §1 and §4 as data: which files, which columns, which keys.
+"""The input side of billing-rules §1 and §4 as data: which files, which columns, which keys.
 
 Kept in one place so the loader, the docs test and the error messages agree on
 what a valid export folder is.

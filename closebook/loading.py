@@ -2,7 +2,7 @@
 
 Everything is read as VARCHAR on purpose: typing happens in the staging SQL
 models with `try_cast`, so a value that does not parse becomes a rejected row
-with a reason instead of an error that stops the close (CONTRACT.md §4). Only
+with a reason instead of an error that stops the close (billing-rules §4). Only
 what makes a whole file unusable (missing, unreadable, a missing column, both
 CSV and Parquet given) stops the close, with a one-line `LoadError`.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,34 @@ def test_readme_commands_are_make_targets():
     for target in set(re.findall(r"make ([a-z-]+)", readme)):
         assert re.search(rf"^{target}:", makefile, re.M), f"README mentions make {target}"
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _tracked_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    return [ROOT / name for name in listed.decode().split("\0") if name]
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    # The billing rules live in docs/billing-rules.md; no file may lean on a contract
+    # kept beside the repository (a fresh clone would not have it).
+    # (the needle is built so this file does not match itself)
+    needle = "shared" + "/"
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _tracked_files()
+        if path.is_file() and needle in path.read_text(encoding="utf-8", errors="ignore")
+    ]
+    assert offenders == []
+
+
+def test_the_billing_rules_have_every_section_the_code_cites():
+    rules = (ROOT / "docs" / "billing-rules.md").read_text()
+    headings = set(re.findall(r"^#+ (§[\d.]+)", rules, re.M))
+    assert {"§1", "§2", "§2.1", "§2.2", "§2.3", "§2.4", "§3", "§3.1", "§4", "§5"} <= headings
+    cited = set()
+    for path in _tracked_files():
+        if path.suffix in {".py", ".sql", ".md"} and path.is_file():
+            cited |= set(re.findall(r"§(\d(?:\.\d)?)", path.read_text(encoding="utf-8")))
+    assert {f"§{number}" for number in cited} <= headings
