@@ -14,10 +14,13 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The runtime lock (what `pip install .` needs) and the development lock (tests, lint,
+# the sample generator), then closebook itself, editable. docs/dependencies.md says
+# how the locks are made.
+$(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -30,15 +33,18 @@ demo: setup
 		if [ $$status -ne 0 ] && [ $$status -ne 3 ]; then exit $$status; fi; \
 	done
 
+# Installs LibreOffice as root; as another user without it, stops with the command to run.
 libreoffice:
-	bash scripts/install_libreoffice.sh
+	@bash scripts/install_libreoffice.sh
 
+# Every test: the real Prefect flow, LibreOffice recalculation, and the packaging test
+# (the wheel installed in a fresh venv closes the sample).
 test: setup libreoffice
 	$(BIN)/python -m pytest -q
 
-# Everything but the real Prefect flow and LibreOffice: the quick loop while coding.
+# Everything but the real Prefect flow, LibreOffice and packaging: the quick loop while coding.
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not flow and not libreoffice"
+	$(BIN)/python -m pytest -q -m "not flow and not libreoffice and not packaging"
 
 test-libreoffice: setup libreoffice
 	$(BIN)/python -m pytest -q -m libreoffice
