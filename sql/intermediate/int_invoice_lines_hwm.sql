@@ -2,6 +2,7 @@
 -- Contract §2.1: C > 0 bills a base line of C x unit_price whatever the usage, and an
 -- overage line of (HWM - C) x unit_price when HWM > C, for the whole month; C = 0
 -- bills HWM x unit_price. Each line rounded once, half-up, to the currency's minor unit.
+-- product and days_in_month are null: an hwm line is quantity x unit_price, whole month.
 with params as (
     select * from close_params
 ),
@@ -76,7 +77,9 @@ final as (
         cast(quantity as bigint) as quantity,
         unit_price,
         round_money(quantity * unit_price, minor_unit) as amount,
-        cast(null as varchar) as hold_reason
+        cast(null as varchar) as hold_reason,
+        cast(null as varchar) as product,
+        cast(null as integer) as days_in_month
     from (
         select * from base_lines
         union all

@@ -5,6 +5,8 @@
 -- half-up to the currency's minor unit, unit_price from license_prices in the account's
 -- currency. A product with no price in that currency cannot be priced: its line has no
 -- amount and a hold_reason (the invoices mart keeps such an invoice, held).
+-- product and days_in_month are carried so the line recomputes from its own row:
+-- amount = round(quantity x unit_price / days_in_month).
 -- Our reading of §4 for license_prices (undated rows that name no account): a rejected
 -- license_prices row holds the license_days invoices with a line for its product, in its
 -- currency (in every currency when its currency is blank or unknown; every product when
@@ -129,7 +131,9 @@ final as (
                 price_holds.hold_reason
             ),
             ''
-        ) as hold_reason
+        ) as hold_reason,
+        described.product,
+        cast(described.days_in_month as integer) as days_in_month
     from described
     left join price_holds
         on price_holds.account_id = described.account_id

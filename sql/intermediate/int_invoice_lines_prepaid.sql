@@ -2,7 +2,7 @@
 -- accounts. Contract §2.3: a shortfall > 0 gets a prepaid_shortfall invoice of one line,
 -- quantity 1, amount = shortfall, its description naming the charge and the balance
 -- applied, e.g. "October 2026: 25 devices x 4.00 = 100.00; balance applied 60.00;
--- shortfall 40.00".
+-- shortfall 40.00". product and days_in_month are null (1 x shortfall = amount).
 with params as (
     select * from close_params
 ),
@@ -36,7 +36,9 @@ final as (
         cast(1 as bigint) as quantity,
         cast(shortfall as decimal(18, 6)) as unit_price,
         cast(shortfall as decimal(18, 2)) as amount,
-        cast(null as varchar) as hold_reason
+        cast(null as varchar) as hold_reason,
+        cast(null as varchar) as product,
+        cast(null as integer) as days_in_month
     from period_months
 )
 
