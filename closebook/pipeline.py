@@ -22,6 +22,7 @@ from closebook.loading import InputFile, load_exports
 from closebook.locking import duckdb_lock_message, warehouse_lock
 from closebook.models import ClosePeriod, build_models, prepare_session
 from closebook.publish import publish_period, table_exists
+from closebook.warehouse_guard import WarehouseSchemaError, check_warehouse
 
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 
@@ -155,8 +156,13 @@ def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def step_load(ctx: CloseContext) -> list[InputFile]:
-    """Read the export folder into `build.raw_*` (all text, every row kept)."""
+    """Read the export folder into `build.raw_*` (all text, every row kept), once the
+    warehouse's own tables are known to be closebook's (else stop, changing nothing)."""
     with connect(ctx.warehouse) as con:
+        try:
+            check_warehouse(con)
+        except WarehouseSchemaError as error:
+            raise CloseFailed(str(error)) from None
         return load_exports(con, ctx.input_dir)
 
 
@@ -185,7 +191,10 @@ def step_validate(ctx: CloseContext) -> tuple[str, Path | None]:
 def step_publish(ctx: CloseContext) -> dict[str, int]:
     """Replace the period in the warehouse tables, in one transaction."""
     with connect(ctx.warehouse) as con:
-        return publish_period(con, ctx.period.period)
+        try:
+            return publish_period(con, ctx.period.period)
+        except WarehouseSchemaError as error:
+            raise CloseFailed(str(error)) from None
 
 
 def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | None) -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from closebook.models import mart_names
+from closebook.warehouse_guard import ensure_schema
 
 # Build tables published beside the marts: written by Python steps, not SQL models.
 EXTRA_TABLES: tuple[str, ...] = ("validation_results",)
@@ -33,19 +34,17 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 def publish_period(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int]:
     """Delete `period` from each warehouse table and insert the build rows, atomically.
 
-    Returns rows written per table. New columns of a mart are added to the
-    warehouse table first (older periods read null there).
+    Returns rows written per table. The warehouse's tables are checked, migrated
+    from an older closebook or created first, in the same transaction
+    (`closebook.warehouse_guard.ensure_schema`): a foreign table stops it unchanged.
     """
     written: dict[str, int] = {}
     tables = published_tables(con)
     con.execute("begin transaction")
     try:
+        ensure_schema(con)
         for table in tables:
-            _ensure_warehouse_table(con, table)
-            con.execute(f"delete from main.{table} where period = ?", [period])
-            con.execute(f"insert into main.{table} by name select * from build.{table}")
-            count = con.execute(f"select count(*) from build.{table}").fetchone()
-            written[table] = int(count[0]) if count else 0
+            written[table] = _replace_period(con, table, period)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -53,22 +52,9 @@ def publish_period(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int
     return written
 
 
-def _ensure_warehouse_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    if not table_exists(con, "main", table):
-        con.execute(f"create table main.{table} as select * from build.{table} where false")
-        return
-    existing = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'main' and table_name = ?",
-            [table],
-        ).fetchall()
-    }
-    for name, dtype in con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'build' and table_name = ? order by ordinal_position",
-        [table],
-    ).fetchall():
-        if name not in existing:
-            con.execute(f'alter table main.{table} add column "{name}" {dtype}')
+def _replace_period(con: duckdb.DuckDBPyConnection, table: str, period: str) -> int:
+    """One table's share of the transaction: its period's rows replaced by the build's."""
+    con.execute(f"delete from main.{table} where period = ?", [period])
+    con.execute(f"insert into main.{table} by name select * from build.{table}")
+    count = con.execute(f"select count(*) from build.{table}").fetchone()
+    return int(count[0]) if count else 0

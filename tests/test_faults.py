@@ -44,15 +44,15 @@ RUNNER = textwrap.dedent(
 
     if mode == "kill_in_publish":
         calls = []
-        original = publish._ensure_warehouse_table
+        original = publish._replace_period
 
-        def ensure_then_die(con, table):
+        def replace_then_die(con, table, period):
             calls.append(table)
             if len(calls) == 2:  # the first table's delete + insert are done, uncommitted
                 os.kill(os.getpid(), signal.SIGKILL)
-            return original(con, table)
+            return original(con, table, period)
 
-        publish._ensure_warehouse_table = ensure_then_die
+        publish._replace_period = replace_then_die
     if mode == "kill_in_workbook":
         import xlsxwriter
 
