@@ -188,14 +188,14 @@ TAMPERS = [
     ),
     (
         "insert into invoice_lines values "
-        "('2026-10-B2-BASE', 2, 'credit', 1, -5, -5.00, '2026-10')",
+        "('2026-10-B2-BASE', 2, 'credit', 1, -5, -5.00, '2026-10', null, null)",
         "invoice_totals",
         "negative_lines",
         {"2026-10-B2-BASE"},
     ),
     (
         "insert into invoice_lines values "
-        "('2026-10-B2-BASE', 2, 'credit', 1, -5, -5.00, '2026-10')",
+        "('2026-10-B2-BASE', 2, 'credit', 1, -5, -5.00, '2026-10', null, null)",
         "invoice_lines_rounded",
         "amount_hundredths",
         {"2026-10-B2-BASE"},
