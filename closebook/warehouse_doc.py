@@ -93,7 +93,8 @@ def _view_definition(view: View) -> list[str]:
         if not line.startswith("--"):
             break
         header.append(line[2:].strip())
-    return header[1:]  # the first line repeats the name and grain
+    header[0] = header[0].split(": ", 1)[-1]  # "dso: one row per ..." -> "one row per ..."
+    return header
 
 
 def _view_section(view: View) -> list[str]:
