@@ -158,11 +158,46 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         )
     _ensure_comments(con)
     create_views(con)
+    check_keys(con, "build")
+
+
+def duplicate_key(con: duckdb.DuckDBPyConnection, schema: str, table: Table) -> str | None:
+    """The first key value of `schema.table` held by more than one row, as text."""
+    columns = ", ".join(f'"{k}"' for k in table.key)
+    found = con.execute(
+        f"select {columns} from {schema}.{table.name} group by all having count(*) > 1 "
+        "order by all limit 1"
+    ).fetchone()
+    if not found:
+        return None
+    return ", ".join(f"{k} = {v}" for k, v in zip(table.key, found, strict=True))
+
+
+def check_keys(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Each declared key is unique among the rows `schema` holds (build: the rows about to
+    be published; their period's old rows are deleted first, and every key starts with the
+    period or, for invoice numbers, embeds it, so unique here is unique in the warehouse)."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ?",
+            [schema],
+        ).fetchall()
+    }
+    for table in TABLES:
+        if table.key and table.name in present:
+            duplicate = duplicate_key(con, schema, table)
+            if duplicate:
+                raise WarehouseSchemaError(
+                    f"{schema}.{table.name} has more than one row for {duplicate}; "
+                    "nothing was published"
+                )
 
 
 def _migrate_from_unversioned(con: duckdb.DuckDBPyConnection) -> None:
-    """Version 1 -> 2: rebuild each table at the declared shape (keys, NOT NULL) and copy
-    its rows by name; columns it lacked read null. A row breaking a key stops the close."""
+    """Version 1 -> 2: rebuild each table at the declared shape (NOT NULL) and copy its
+    rows by name; columns it lacked read null. Rows breaking a key stop the close."""
     existing = _main_tables(con)
     for table in TABLES:
         if table.name not in existing:
@@ -178,6 +213,12 @@ def _migrate_from_unversioned(con: duckdb.DuckDBPyConnection) -> None:
                 f"warehouse table main.{table.name} cannot be migrated to schema version "
                 f"{SCHEMA_VERSION}: {first_line}"
             ) from None
+        duplicate = duplicate_key(con, "main", table) if table.key else None
+        if duplicate:
+            raise WarehouseSchemaError(
+                f"warehouse table main.{table.name} cannot be migrated to schema version "
+                f"{SCHEMA_VERSION}: more than one row for {duplicate}"
+            )
         con.execute(f"drop table main.{old}")
 
 
@@ -199,7 +240,7 @@ def _ensure_comments(con: duckdb.DuckDBPyConnection) -> None:
     }
     for table in TABLES:
         statements = comment_statements(table)
-        wanted = [table_comments.get(table.name) != table.comment] + [
+        wanted = [table_comments.get(table.name) != table.catalog_comment] + [
             column_comments.get((table.name, c.name)) != c.comment for c in table.columns
         ]
         for statement, needed in zip(statements, wanted, strict=True):
