@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import signal
 import sys
 import traceback
 from datetime import date
@@ -64,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, default=None, help="reconciliation date, YYYY-MM-DD (today)"
     )
     close.add_argument(
+        "--through",
+        type=_period,
+        default=None,
+        metavar="YYYY-MM",
+        help="backfill: close every month from --period through this one, in order, in one "
+        "run; a month that fails stops the run and the months before it stay closed",
+    )
+    close.add_argument(
+        "--progress",
+        action="store_true",
+        help="one line per step on stderr as it finishes (the default when stderr is a terminal)",
+    )
+    close.add_argument(
         "--no-prefect",
         action="store_true",
         help="run the same steps without Prefect (no run history; for quick local checks)",
@@ -109,40 +123,100 @@ def _forget(error: BaseException) -> None:
     gc.collect()
 
 
+def _one_line(error: BaseException) -> str:
+    """The CLI's error line: our own errors as they are, anything else with its type."""
+    from closebook.loading import LoadError
+    from closebook.locking import WarehouseBusy
+    from closebook.pipeline import CloseFailed
+
+    if isinstance(error, (LoadError, CloseFailed, WarehouseBusy)):
+        return str(error)
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}"
+
+
+def _terminate_on_sigterm() -> None:
+    """SIGTERM exits like Ctrl-C would, so the temporary Prefect server is stopped
+    and the warehouse lock released on the way out (Python's default dies at once)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _close(args: argparse.Namespace) -> int:
     # Finance reads the summary or the one-line error; Prefect's own console log of a
     # failed task (a traceback, twice) stays in the run's log in the Prefect UI.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from closebook.loading import LoadError
-    from closebook.locking import WarehouseBusy
-    from closebook.pipeline import EXIT_FAILED, CloseFailed
+    from closebook import progress
+    from closebook.pipeline import EXIT_FAILED, months_through
 
+    reporter = progress.for_terminal(args.progress)
     try:
+        periods = months_through(args.period, args.through or args.period)
         if args.no_prefect:
-            from closebook.pipeline import close_period
+            return _close_without_prefect(args, periods, reporter)
+        _terminate_on_sigterm()
+        from closebook.flows.temporary_server import owned_server
 
-            result = close_period(args.period, args.input, args.warehouse, args.reports, args.as_of)
-        else:
-            from closebook.flows.close_flow import close_flow
-
-            result = close_flow(
-                period=args.period,
-                input_dir=str(args.input),
-                warehouse=str(args.warehouse),
-                reports_dir=str(args.reports),
-                as_of=args.as_of.isoformat() if args.as_of else None,
-            )
-    except (LoadError, CloseFailed, WarehouseBusy) as error:
-        print(f"closebook: error: {error}", file=sys.stderr)
-        _forget(error)
-        return EXIT_FAILED
+        with owned_server(), progress.reporting(reporter):
+            return _close_with_prefect(args, reporter)
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, whatever broke
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        print(f"closebook: error: {type(error).__name__}: {first}", file=sys.stderr)
+        print(f"closebook: error: {_one_line(error)}", file=sys.stderr)
         _forget(error)
         return EXIT_FAILED
-    print("\n".join(result.summary_lines()))
-    return result.exit_code
+
+
+def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporter) -> int:  # noqa: ANN001
+    """The same steps as plain functions; a backfill stops at the first month that fails."""
+    from closebook.pipeline import EXIT_FAILED, close_period
+
+    if len(periods) == 1:
+        result = close_period(
+            periods[0], args.input, args.warehouse, args.reports, args.as_of, progress=reporter
+        )
+        print("\n".join(result.summary_lines()))
+        return result.exit_code
+    worst = 0
+    for period in periods:
+        try:
+            result = close_period(
+                period, args.input, args.warehouse, args.reports, args.as_of, progress=reporter
+            )
+        except Exception as error:  # noqa: BLE001 - one line, naming the month
+            print(f"closebook: error: {period}: {_one_line(error)}", file=sys.stderr)
+            _forget(error)
+            return EXIT_FAILED
+        print("\n".join(result.summary_lines()), flush=True)
+        worst = max(worst, result.exit_code)
+    return worst
+
+
+def _close_with_prefect(args: argparse.Namespace, reporter) -> int:  # noqa: ANN001
+    """One flow run: `monthly-close` for one month, `close-months` for a backfill."""
+    from closebook.flows.close_flow import backfill_flow, close_flow
+    from closebook.pipeline import EXIT_FAILED
+
+    paths = {
+        "input_dir": str(args.input),
+        "warehouse": str(args.warehouse),
+        "reports_dir": str(args.reports),
+        "as_of": args.as_of.isoformat() if args.as_of else None,
+    }
+    if args.through is None:
+        result = close_flow(period=args.period, **paths)
+        print("\n".join(result.summary_lines()))
+        return result.exit_code
+    state = backfill_flow(period=args.period, through=args.through, **paths, return_state=True)
+    backfill = state.result(raise_on_failure=False)
+    for result in backfill.results:
+        print("\n".join(result.summary_lines()))
+    if backfill.error is not None:
+        sys.stdout.flush()
+        print(f"closebook: error: {backfill.failed_period}: {backfill.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return backfill.exit_code
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -165,7 +239,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     apply_defaults()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "through", None) and args.through < args.period:
+        parser.error(f"--through {args.through} is before --period {args.period}")
     handlers = {"close": _close, "models": _models, "serve": _serve}
     return handlers[args.command](args)
 

@@ -9,7 +9,7 @@ after, and only `publish` writes outside the `build` schema.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,6 +21,7 @@ import duckdb
 from closebook.loading import InputFile, load_exports
 from closebook.locking import duckdb_lock_message, warehouse_lock
 from closebook.models import ClosePeriod, build_models, prepare_session
+from closebook.progress import Reporter, Silent, StepDone
 from closebook.publish import publish_period, table_exists
 from closebook.warehouse_guard import WarehouseSchemaError, check_warehouse
 
@@ -103,10 +104,14 @@ class CloseResult:
         if not self.currencies:
             lines.append("  no invoices")
         for c in self.currencies:
+            issued, held = (
+                format_money(c.issued_total, c.currency),
+                format_money(c.held_total, c.currency),
+            )
             lines.append(
-                f"  {c.currency}: {c.issued_count} issued ({_money(c.issued_total, c.currency)}), "
-                f"{c.held_count} held ({_money(c.held_total, c.currency)}), "
-                f"overage {_money(c.overage_total, c.currency)}"
+                f"  {c.currency}: {c.issued_count} issued ({issued}), "
+                f"{c.held_count} held ({held}), "
+                f"overage {format_money(c.overage_total, c.currency)}"
             )
         lines.append(
             f"  input rows: {self.input_rows:,} read, {self.rejected_rows:,} rejected, "
@@ -131,8 +136,9 @@ def _exit_meaning(code: int) -> str:
     return "finished with held invoices or rejected input rows (exit 3)"
 
 
-def _money(amount: Decimal, currency: str) -> str:
+def format_money(amount: Decimal | str, currency: str) -> str:
     """Thousands separated, in the currency's minor unit (JPY has none)."""
+    amount = Decimal(amount)
     return f"{amount:,.0f}" if currency in ZERO_DECIMAL_CURRENCIES else f"{amount:,.2f}"
 
 
@@ -332,22 +338,71 @@ def record_run(ctx: CloseContext, result: CloseResult) -> None:
         )
 
 
+def _input_rows(ctx: CloseContext, files: list[InputFile]) -> int:
+    """Data rows the load read (the raw tables keep every row, unreadable ones apart)."""
+    with connect(ctx.warehouse) as con:
+        counted = sum(
+            con.execute(f"select count(*) from build.raw_{f.table}").fetchone()[0] for f in files
+        )
+        unreadable = con.execute("select count(*) from build.raw_unreadable_rows").fetchone()[0]
+    return int(counted + unreadable)
+
+
+def _step_size(ctx: CloseContext, step: str, value: object) -> tuple[int | None, str]:
+    """What a progress line says a step handled: rows read, models run, rows written."""
+    if step == "load" and isinstance(value, list):
+        return _input_rows(ctx, value), "rows read"
+    if step == "build" and isinstance(value, dict):
+        return len(value), "models"
+    if step == "validate" and isinstance(value, tuple):
+        return None, str(value[0])
+    if step == "publish" and isinstance(value, dict):
+        return sum(value.values()), "rows published"
+    if step == "workbooks" and isinstance(value, list):
+        return len(value), "workbooks"
+    return None, ""
+
+
+def run_step(
+    ctx: CloseContext,
+    step: str,
+    func: Callable[..., object],
+    *args: object,
+    progress: Reporter | None = None,
+    seconds: dict[str, float] | None = None,
+) -> object:
+    """Run one step, timing it and telling `progress` when it starts and finishes.
+
+    The flow's tasks and `close_period` both go through here, so the terminal
+    shows the same lines with or without Prefect.
+    """
+    progress = progress or Silent()
+    progress.step_started(ctx.period.period, step)
+    started = time.perf_counter()
+    value = func(*args)
+    elapsed = time.perf_counter() - started
+    if seconds is not None:
+        seconds[step] = elapsed
+    if not isinstance(progress, Silent):
+        rows, unit = _step_size(ctx, step, value)
+        progress.step_finished(StepDone(ctx.period.period, step, rows, unit, elapsed))
+    return value
+
+
 def close_period(
     period: str,
     input_dir: Path,
     warehouse: Path,
     reports_dir: Path,
     as_of: date | None = None,
+    progress: Reporter | None = None,
 ) -> CloseResult:
     """Run a whole close without Prefect (tests, benchmark); same steps as the flow."""
     ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of)
     seconds: dict[str, float] = {}
 
     def timed(name: str, func, *args):  # noqa: ANN001, ANN202 - tiny local helper
-        started = time.perf_counter()
-        value = func(*args)
-        seconds[name] = time.perf_counter() - started
-        return value
+        return run_step(ctx, name, func, *args, progress=progress, seconds=seconds)
 
     with warehouse_lock(ctx.warehouse):
         timed("load", step_load, ctx)
@@ -358,3 +413,15 @@ def close_period(
         result = summarize(ctx, workbooks, status, report, seconds)
         record_run(ctx, result)
     return result
+
+
+def months_through(first: str, last: str) -> list[str]:
+    """Every period from `first` to `last`, in order (a backfill closes them one by one)."""
+    start, end = ClosePeriod.parse(first), ClosePeriod.parse(last)
+    if end.start < start.start:
+        raise CloseFailed(f"--through {last} is before --period {first}")
+    periods, month = [], start.start
+    while month <= end.start:
+        periods.append(f"{month.year:04d}-{month.month:02d}")
+        month = ClosePeriod.parse(periods[-1]).end
+    return periods

@@ -1,7 +1,8 @@
 """Environment defaults applied before Prefect is imported.
 
 Prefect reads its settings at import time; the close never wants usage
-analytics sent from a finance machine, and a cold temporary server needs more
+analytics sent from a finance machine, its run logs at INFO (what a Prefect
+user expects to find in the UI), and a cold temporary server needs more
 than the default start-up time on a busy 2-core CI box.
 """
 
@@ -12,7 +13,9 @@ import os
 DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    # The run's own log (steps, rows, seconds) belongs in the Prefect UI; the
+    # terminal stays concise because the CLI quiets Prefect's console handler.
+    "PREFECT_LOGGING_LEVEL": "INFO",
 }
 
 
