@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the monthly close on a schedule (the 3rd of each month)",
         description="Serve the flow as a Prefect deployment that runs at 06:00 UTC on the 3rd "
         "of each month (cron '0 6 3 * *') and closes the previous month. Needs a Prefect API "
-        "(e.g. `prefect server start`).",
+        "(e.g. `prefect server start`). Paths are stored absolute; the bundled sample is "
+        "refused; one run at a time (a second one waits).",
     )
     serve.add_argument("--input", required=True, type=Path, metavar="DIR")
     serve.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE)
@@ -232,8 +233,14 @@ def _serve(args: argparse.Namespace) -> int:
     from prefect import serve
 
     from closebook.flows.close_flow import monthly_deployment
+    from closebook.pipeline import EXIT_FAILED, CloseFailed
 
-    serve(monthly_deployment(str(args.input), str(args.warehouse), str(args.reports)))
+    try:
+        deployment = monthly_deployment(args.input, args.warehouse, args.reports)
+    except CloseFailed as error:
+        print(f"closebook: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    serve(deployment)
     return 0
 
 

@@ -21,6 +21,7 @@ so the `finally` runs (see `closebook/cli.py`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import inspect
 import os
@@ -73,10 +74,8 @@ def _drain() -> None:
             if inspect.isawaitable(result):
                 await result
 
-    try:
+    with contextlib.suppress(RuntimeError):  # a worker never started has nothing to send
         run_coro_as_sync(drain())
-    except RuntimeError:  # a worker that never started has nothing to send
-        pass
 
 
 def owns_server() -> bool:
