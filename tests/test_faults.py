@@ -19,6 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from closebook.loading import LoadError
+from closebook.locking import WarehouseBusy
+from closebook.pipeline import CloseFailed
 from tests.exports import account, write_exports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,3 +276,42 @@ def test_prefect_retries_only_reading_exports():
         "publish_task": 0,
         "workbooks_task": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (LoadError("missing input file: license_prices.csv"), False),
+        (CloseFailed("validation could not run"), False),
+        (WarehouseBusy("warehouse is being closed by closebook pid 1"), False),
+        (FileNotFoundError("exports/usage_snapshots.csv"), False),
+        (OSError(5, "Input/output error"), True),  # a network share that blinked
+        (TimeoutError(), True),
+    ],
+)
+def test_only_failures_that_can_heal_are_retried(error, retried):
+    from prefect.states import Failed
+
+    from closebook.flows import close_flow
+
+    task = close_flow.load_exports_task
+    assert task.retry_condition_fn is close_flow.can_heal
+    state = Failed(data=error)
+    assert close_flow.can_heal(task, None, state) is retried
+
+
+def test_every_task_has_a_timeout_above_its_100k_benchmark():
+    from closebook.flows import close_flow
+
+    # docs/benchmarks.md, 100k accounts: load 12.8 s, build 43.6 s, validate 23.9 s,
+    # publish 1.7 s, workbooks 72.2 s; each timeout leaves a slow or busier box room.
+    benchmark = {
+        "load_exports_task": 12.8,
+        "build_models_task": 43.6,
+        "validate_task": 23.9,
+        "publish_task": 1.7,
+        "workbooks_task": 72.2,
+    }
+    for name, seconds in benchmark.items():
+        timeout = getattr(close_flow, name).timeout_seconds
+        assert timeout is not None and timeout >= 5 * seconds, name
