@@ -101,8 +101,9 @@ def owned_server() -> Iterator[str | None]:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             yield server.api_url
     finally:
+        if _owned:
+            _drain()
         _owned.clear()
-        _drain()
         server.stop()
         if previous is not None:
             SubprocessASGIServer._instances[None] = previous
