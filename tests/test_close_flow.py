@@ -34,18 +34,19 @@ def closed_sample(prefect_server, tmp_path_factory):
 
     work = tmp_path_factory.mktemp("close")
     warehouse, reports = work / "warehouse.duckdb", work / "reports"
-    result = close_flow(
+    state = close_flow(
         period="2026-10",
         input_dir=str(SAMPLE),
         warehouse=str(warehouse),
         reports_dir=str(reports),
         as_of="2026-11-20",
+        return_state=True,
     )
-    return result, warehouse, reports
+    return state.result(), warehouse, reports, state.state_details.flow_run_id
 
 
 def test_flow_closes_the_sample_month_into_warehouse_and_workbooks(closed_sample):
-    result, warehouse, reports = closed_sample
+    result, warehouse, reports, _ = closed_sample
     # The sample carries deliberate problems: rejected rows, so the close ends with 3.
     assert result.exit_code == 3
     assert result.rejected_rows > 0
@@ -122,6 +123,111 @@ def test_cli_through_the_flow_fails_in_one_line_on_a_missing_file(prefect_server
     assert (
         err[-1] == f"closebook: error: missing input file: accounts.csv (or .parquet) in {exports}"
     )
+    # A missing file cannot heal: load-exports ran once, not three times.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    with get_client(sync_client=True) as client:
+        loads = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="load-exports"))
+        )
+    failed = [t for t in loads if t.state is not None and t.state.is_failed()]
+    assert len(failed) == 1
+    assert failed[0].run_count == 1
+
+
+def _run(run_id):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id)
+
+
+def _run_named(name: str):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return next(r for r in client.read_flow_runs() if r.name == name)
+
+
+def test_a_close_with_held_invoices_ends_needs_review_with_its_counts(closed_sample):
+    run = _run(closed_sample[3])
+    # The sample's October: 2 USD invoices held, 3 rows rejected (see the summary).
+    assert run.state.is_completed()
+    assert run.state.name == "Needs review"
+    assert run.state.message == "2 invoices held, 3 input rows rejected"
+
+
+def test_the_run_log_in_prefect_has_each_step_at_info(closed_sample):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    run = _run(closed_sample[3])
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+    info = [log.message for log in logs if log.level == 20]
+    for step in ("load", "build", "validate", "publish", "workbooks"):
+        assert any(m.startswith(f"2026-10  {step} ") and m.endswith(" s") for m in info), step
+    assert any("2026-10  load       1,507 rows read" in m for m in info)
+    assert (
+        "closebook close 2026-10: finished with held invoices or rejected input rows (exit 3)"
+        in (info)
+    )
+
+
+def test_artifacts_show_minor_units_and_paths_relative_to_the_reports_folder(closed_sample):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    _, _, reports, _ = closed_sample
+    with get_client(sync_client=True) as client:
+        (totals,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["close-totals-2026-10"])),
+            limit=1,
+        )
+        (summary,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["close-summary-2026-10"])),
+            limit=1,
+        )
+    table = totals.data if isinstance(totals.data, list) else __import__("json").loads(totals.data)
+    jpy = [row for row in table if row["currency"] == "JPY"]
+    usd = [row for row in table if row["currency"] == "USD"]
+    assert jpy and all("." not in row["issued_total"] for row in jpy)  # yen has no decimals
+    assert usd and all(row["issued_total"].split(".")[1].isdigit() for row in usd)
+    assert all(len(row["held_total"].split(".")[1]) == 2 for row in usd)
+    text = str(summary.data)
+    assert "`2026-10/invoices.xlsx`" in text
+    assert "`2026-10/validation.html` (validation report)" in text
+    assert f"`{reports.resolve()}`" in text
+    assert "file://" not in text
+
+
+def test_a_backfill_is_one_run_with_a_subflow_per_month(prefect_server, tmp_path):
+    from closebook.flows.close_flow import backfill_flow
+
+    state = backfill_flow(
+        input_dir=str(SAMPLE),
+        period="2026-08",
+        through="2026-09",
+        warehouse=str(tmp_path / "w.duckdb"),
+        reports_dir=str(tmp_path / "r"),
+        as_of="2026-11-20",
+        return_state=True,
+    )
+    backfill = state.result()
+    assert [r.period for r in backfill.results] == ["2026-08", "2026-09"]
+    assert state.name == "Needs review"  # the sample's months each end with exit 3
+    parent = _run_named("close-2026-08..2026-09")
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        months = {r.name: r for r in client.read_flow_runs() if r.parent_task_run_id}
+        parents = {
+            name: client.read_task_run(months[name].parent_task_run_id).flow_run_id
+            for name in ("close-2026-08", "close-2026-09")
+            if name in months
+        }
+    assert parents == {"close-2026-08": parent.id, "close-2026-09": parent.id}
 
 
 def test_the_readme_command_fails_with_exactly_one_line(tmp_path):
