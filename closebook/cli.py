@@ -16,8 +16,12 @@ import sys
 import traceback
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from closebook.settings import apply_defaults
+
+if TYPE_CHECKING:
+    from closebook.progress import Reporter
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 DEFAULT_REPORTS = Path("reports")
@@ -124,18 +128,6 @@ def _forget(error: BaseException) -> None:
     gc.collect()
 
 
-def _one_line(error: BaseException) -> str:
-    """The CLI's error line: our own errors as they are, anything else with its type."""
-    from closebook.loading import LoadError
-    from closebook.locking import WarehouseBusy
-    from closebook.pipeline import CloseFailed
-
-    if isinstance(error, (LoadError, CloseFailed, WarehouseBusy)):
-        return str(error)
-    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {first}"
-
-
 def _terminate_on_sigterm() -> None:
     """SIGTERM exits like Ctrl-C would, so the temporary Prefect server is stopped
     and the warehouse lock released on the way out (Python's default dies at once)."""
@@ -151,7 +143,7 @@ def _close(args: argparse.Namespace) -> int:
     # failed task (a traceback, twice) stays in the run's log in the Prefect UI.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from closebook import progress
-    from closebook.pipeline import EXIT_FAILED, months_through
+    from closebook.pipeline import EXIT_FAILED, months_through, one_line_error
 
     reporter = progress.for_terminal(args.progress)
     try:
@@ -162,16 +154,16 @@ def _close(args: argparse.Namespace) -> int:
         from closebook.flows.temporary_server import owned_server
 
         with owned_server(), progress.reporting(reporter):
-            return _close_with_prefect(args, reporter)
+            return _close_with_prefect(args)
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, whatever broke
-        print(f"closebook: error: {_one_line(error)}", file=sys.stderr)
+        print(f"closebook: error: {one_line_error(error)}", file=sys.stderr)
         _forget(error)
         return EXIT_FAILED
 
 
-def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporter) -> int:  # noqa: ANN001
+def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporter: Reporter) -> int:
     """The same steps as plain functions; a backfill stops at the first month that fails."""
-    from closebook.pipeline import EXIT_FAILED, close_period
+    from closebook.pipeline import EXIT_FAILED, close_period, one_line_error
 
     if len(periods) == 1:
         result = close_period(
@@ -186,7 +178,7 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
                 period, args.input, args.warehouse, args.reports, args.as_of, progress=reporter
             )
         except Exception as error:  # noqa: BLE001 - one line, naming the month
-            print(f"closebook: error: {period}: {_one_line(error)}", file=sys.stderr)
+            print(f"closebook: error: {period}: {one_line_error(error)}", file=sys.stderr)
             _forget(error)
             return EXIT_FAILED
         print("\n".join(result.summary_lines()), flush=True)
@@ -194,7 +186,7 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
     return worst
 
 
-def _close_with_prefect(args: argparse.Namespace, reporter) -> int:  # noqa: ANN001
+def _close_with_prefect(args: argparse.Namespace) -> int:
     """One flow run: `monthly-close` for one month, `close-months` for a backfill."""
     from closebook.flows.close_flow import backfill_flow, close_flow
     from closebook.pipeline import EXIT_FAILED
@@ -211,6 +203,8 @@ def _close_with_prefect(args: argparse.Namespace, reporter) -> int:  # noqa: ANN
         return result.exit_code
     state = backfill_flow(period=args.period, through=args.through, **paths, return_state=True)
     backfill = state.result(raise_on_failure=False)
+    if isinstance(backfill, BaseException):  # the backfill failed before its first month
+        raise backfill
     for result in backfill.results:
         print("\n".join(result.summary_lines()))
     if backfill.error is not None:

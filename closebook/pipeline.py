@@ -425,3 +425,14 @@ def months_through(first: str, last: str) -> list[str]:
         periods.append(f"{month.year:04d}-{month.month:02d}")
         month = ClosePeriod.parse(periods[-1]).end
     return periods
+
+
+def one_line_error(error: BaseException) -> str:
+    """The CLI's error line: closebook's own errors as they are, anything else with its type."""
+    from closebook.loading import LoadError
+    from closebook.locking import WarehouseBusy
+
+    if isinstance(error, (LoadError, CloseFailed, WarehouseBusy)):
+        return str(error)
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}"

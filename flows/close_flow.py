@@ -299,6 +299,7 @@ def backfill_flow(
     and leaves the months before it closed.
     """
     _refuse_unsafe_inputs(input_dir)
+    _announce(f"flow run close-{period}..{through}")
     backfill = Backfill()
     logger = get_run_logger()
     for month in pipeline.months_through(period, through):
@@ -311,12 +312,9 @@ def backfill_flow(
                 as_of=as_of,
             )
         except Exception as error:  # noqa: BLE001 - the month's own run keeps the traceback
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             backfill.failed_period = month
-            backfill.error = (
-                first if isinstance(error, DETERMINISTIC) else (f"{type(error).__name__}: {first}")
-            )
-            logger.error("%s failed: %s; the months before it stay closed", month, first)
+            backfill.error = pipeline.one_line_error(error)
+            logger.error("%s failed: %s; the months before it stay closed", month, backfill.error)
             return Failed(message=f"{month}: {backfill.error}", data=backfill)  # type: ignore[return-value]
         backfill.results.append(result)
     held = [r.period for r in backfill.results if r.exit_code != pipeline.EXIT_OK]
@@ -327,7 +325,9 @@ def backfill_flow(
     return Completed(message=f"closed {period}..{through}", data=backfill)  # type: ignore[return-value]
 
 
-def deployment_parameters(input_dir: str | Path, warehouse: str | Path, reports_dir: str | Path):  # noqa: ANN201
+def deployment_parameters(
+    input_dir: str | Path, warehouse: str | Path, reports_dir: str | Path
+) -> dict[str, str]:
     """The deployment's paths, absolute (a worker's working folder is not the deployer's);
     the bundled sample is refused: a scheduled close must read real exports."""
     folder = Path(input_dir).expanduser().resolve()
