@@ -71,3 +71,14 @@ def test_prefect_yaml_deploys_the_same_schedule_limit_and_required_paths():
         "reports_dir": "{{ $CLOSEBOOK_REPORTS }}",
     }
     assert deployment["work_pool"]["name"] == "closebook"
+
+
+def test_serve_refuses_the_bundled_sample_in_one_line(capsys):
+    from closebook.cli import main
+
+    code = main(["serve", "--input", str(ROOT / "data" / "sample")])
+    assert code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"closebook: error: {ROOT / 'data' / 'sample'} is the bundled sample; "
+        "deploy with the real exports folder"
+    ]
