@@ -263,3 +263,37 @@ def test_the_readme_command_fails_with_exactly_one_line(tmp_path):
     assert proc.stderr.splitlines() == [
         f"closebook: error: missing input file: usage_snapshots.csv (or .parquet) in {exports}"
     ]
+
+
+def test_a_backfill_through_the_flow_stops_at_the_failing_month_in_one_line(
+    prefect_server, tmp_path, capsys
+):
+    from closebook.cli import main
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for file in SAMPLE.glob("*.csv"):
+        if file.name != "license_prices.csv":
+            (exports / file.name).write_bytes(file.read_bytes())
+    code = main(
+        [
+            "close",
+            "--period",
+            "2026-09",
+            "--through",
+            "2026-10",
+            "--input",
+            str(exports),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--reports",
+            str(tmp_path / "r"),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err.strip().splitlines()[-1] == (
+        "closebook: error: 2026-09: missing input file: license_prices.csv (or .parquet) "
+        f"in {exports}"
+    )
