@@ -1,4 +1,4 @@
-"""Validation (closebook/validation.py): every expectation fails on data made to break it, the
+"""Validation (closebook/validation/): every expectation fails on data made to break it, the
 invoice it concerns is held, a failure with no invoice to hold fails the run, and a clean
 build passes everything.
 
@@ -207,7 +207,9 @@ TAMPERS = [
         {"2026-10-O1-BASE"},
     ),
     (
-        "insert into int_usage_snapshots select * from int_usage_snapshots where account_id = 'B4'",
+        # int_usage_snapshots is a view of the checked model's accepted rows: tamper there
+        "insert into int_usage_snapshots_checked "
+        "select * from int_usage_snapshots_checked where account_id = 'B4'",
         "int_usage_snapshots_key_unique",
         "copies",
         {"2026-10-B4-BASE"},
@@ -262,7 +264,8 @@ TAMPERS = [
         {"2026-10-B12-BASE"},
     ),
     (
-        "update int_usage_snapshots set quantity = -1 where account_id = 'B13' and quantity = 1",
+        "update int_usage_snapshots_checked set quantity = -1 "
+        "where account_id = 'B13' and quantity = 1",
         "usage_snapshots_values",
         "quantity",
         {"2026-10-B13-BASE"},
@@ -352,8 +355,9 @@ def test_holding_twice_adds_the_reason_once(tampered: tuple) -> None:
     [
         # a snapshot of an account nobody knows: there is no invoice to hold
         (
-            "insert into int_usage_snapshots values "
-            "('GHOST', timestamp '2026-10-02', 'users', 3, 99)",
+            "insert into int_usage_snapshots_checked by name select 'GHOST' as account_id, "
+            "timestamp '2026-10-02' as observed_at, 'users' as metric, 3 as quantity, "
+            "99 as line_number, 'accepted' as row_status",
             "usage_snapshots_values",
             "known_account",
         ),
