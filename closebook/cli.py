@@ -38,6 +38,16 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
 
 
+def _memory_limit(text: str) -> str:
+    from closebook.engine import MemoryLimitError, memory_limit_bytes
+
+    try:
+        memory_limit_bytes(text)
+    except MemoryLimitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="closebook",
@@ -62,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     close.add_argument(
         "--as-of", type=_date, default=None, help="reconciliation date, YYYY-MM-DD (today)"
+    )
+    close.add_argument(
+        "--memory-limit",
+        type=_memory_limit,
+        default=None,
+        metavar="SIZE",
+        help="memory budget, e.g. 4GiB or 50%% of RAM (default 50%%); past it the close "
+        "spills to a folder beside the warehouse instead of running out of memory",
     )
     close.add_argument(
         "--no-prefect",
@@ -121,7 +139,14 @@ def _close(args: argparse.Namespace) -> int:
         if args.no_prefect:
             from closebook.pipeline import close_period
 
-            result = close_period(args.period, args.input, args.warehouse, args.reports, args.as_of)
+            result = close_period(
+                args.period,
+                args.input,
+                args.warehouse,
+                args.reports,
+                args.as_of,
+                memory_limit=args.memory_limit,
+            )
         else:
             from closebook.flows.close_flow import close_flow
 
@@ -131,6 +156,7 @@ def _close(args: argparse.Namespace) -> int:
                 warehouse=str(args.warehouse),
                 reports_dir=str(args.reports),
                 as_of=args.as_of.isoformat() if args.as_of else None,
+                memory_limit=args.memory_limit,
             )
     except (LoadError, CloseFailed, WarehouseBusy) as error:
         print(f"closebook: error: {error}", file=sys.stderr)

@@ -121,7 +121,13 @@ def profile_build(warehouse: Path, period: str, as_of: date, out: Path, top: int
 
 
 def run_steps(
-    period: str, exports: Path, warehouse: Path, reports: Path, as_of: date, until: str
+    period: str,
+    exports: Path,
+    warehouse: Path,
+    reports: Path,
+    as_of: date,
+    until: str,
+    memory_limit: str | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """The steps `close_period` runs, called one by one, stopping after `until`."""
     from closebook.pipeline import (
@@ -133,7 +139,7 @@ def run_steps(
         step_workbooks,
     )
 
-    ctx = CloseContext.create(period, exports, warehouse, reports, as_of)
+    ctx = CloseContext.create(period, exports, warehouse, reports, as_of, memory_limit)
     seconds: dict[str, float] = {}
     model_seconds: dict[str, float] = {}
     status: tuple[str, Path | None] = ("not run", None)
@@ -168,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshots-per-month", type=int, default=100)
     parser.add_argument("--clean", action="store_true", help="exports without deliberate issues")
     parser.add_argument("--regenerate", action="store_true", help="ignore cached exports")
+    parser.add_argument(
+        "--memory-limit", default=None, help="the close's memory budget (e.g. 1GiB; default 50%%)"
+    )
     parser.add_argument("--profile-build", action="store_true", help="per-model build timings")
     parser.add_argument("--top", type=int, default=8, help="models to show with --profile-build")
     parser.add_argument(
@@ -204,9 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     model_seconds: dict[str, float] = {}
     exit_code: int | str = "n/a (stopped early)"
     if args.until:
-        steps, model_seconds = run_steps(period, exports, warehouse, reports, as_of, args.until)
+        steps, model_seconds = run_steps(
+            period, exports, warehouse, reports, as_of, args.until, args.memory_limit
+        )
     else:
-        result = close_period(period, exports, warehouse, reports, as_of=as_of)
+        result = close_period(
+            period, exports, warehouse, reports, as_of=as_of, memory_limit=args.memory_limit
+        )
         steps, exit_code = result.step_seconds, result.exit_code
     total = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
