@@ -224,9 +224,14 @@ def step_publish(ctx: CloseContext) -> dict[str, int]:
 
 
 def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | None) -> list[Path]:
-    """Write the four workbooks from the warehouse, then read their totals back and compare."""
+    """Write the four workbooks from the warehouse, then read their totals back and compare.
+
+    The workbooks are written by one process each (every core), reading the warehouse
+    read-only: no connection of this process may be open meanwhile.
+    """
+    from closebook.engine import available_cores
     from closebook.validation import record_external_check, write_report
-    from closebook.workbooks import RunInfo, verify_workbooks, write_workbooks
+    from closebook.workbooks import RunInfo, verify_workbooks, write_workbooks_in_parallel
 
     info = RunInfo(
         period=ctx.period.period,
@@ -235,8 +240,15 @@ def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | Non
         validation_status=validation_status,
         report_link=str(report) if report else None,
     )
+    paths = write_workbooks_in_parallel(
+        ctx.warehouse,
+        ctx.period.period,
+        ctx.reports_dir,
+        info,
+        workers=available_cores(),
+        memory_limit=ctx.memory_limit,
+    )
     with connect(ctx.warehouse, ctx.memory_limit) as con:
-        paths = write_workbooks(con, ctx.period.period, ctx.reports_dir, info)
         problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir, full=False)
         # The workbooks exist only after publish: their check joins the period's
         # published validation results (and the report) there.
