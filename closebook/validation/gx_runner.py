@@ -69,7 +69,12 @@ class GxRunner:
         self.gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.source = self.context.data_sources.add_pandas("build_frames")
+        # One asset and batch definition for every check: registering one per check
+        # (and a validation definition) wrote the context's config each time.
+        source = self.context.data_sources.add_pandas("build_frames")
+        self.batches = source.add_dataframe_asset(
+            name="check_frame"
+        ).add_batch_definition_whole_dataframe("whole_frame")
 
     def run(
         self, con: duckdb.DuckDBPyConnection, check: Check
@@ -84,17 +89,7 @@ class GxRunner:
             expectations.append(
                 getattr(gx.expectations, expect.kind)(meta={"index": index}, **kwargs)
             )
-        suite = self.context.suites.add(
-            gx.ExpectationSuite(name=f"{check.suite}.{check.name}", expectations=expectations)
-        )
-        asset = self.source.add_dataframe_asset(name=check.name)
-        definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(
-                name=check.name,
-                data=asset.add_batch_definition_whole_dataframe("whole_frame"),
-                suite=suite,
-            )
-        )
+        suite = gx.ExpectationSuite(name=f"{check.suite}.{check.name}", expectations=expectations)
         totals = [_Tally() for _ in check.expectations]
         started = time.perf_counter()
         try:
@@ -111,9 +106,8 @@ class GxRunner:
                     result_format["unexpected_index_column_names"] = [key]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    outcome = definition.run(
-                        batch_parameters={"dataframe": frame}, result_format=result_format
-                    )
+                    batch = self.batches.get_batch(batch_parameters={"dataframe": frame})
+                    outcome = batch.validate(suite, result_format=result_format)
                 for item in outcome.results:
                     totals[int(item.expectation_config.meta["index"])].add(item, check.attribute_by)
         except duckdb.Error as error:
