@@ -357,7 +357,7 @@ def test_holding_twice_adds_the_reason_once(tampered: tuple) -> None:
         (
             "insert into int_usage_snapshots_checked by name select 'GHOST' as account_id, "
             "timestamp '2026-10-02' as observed_at, 'users' as metric, 3 as quantity, "
-            "99 as line_number, 'accepted' as row_status",
+            "99 as line_number, 'accepted' as row_status, 'usage_snapshots' as source_table",
             "usage_snapshots_values",
             "known_account",
         ),
@@ -375,8 +375,8 @@ def test_holding_twice_adds_the_reason_once(tampered: tuple) -> None:
         ),
         # a rejected row without a reason breaks 'nothing lost' for no invoice
         (
-            "update int_input_rows set reject_reason = 'x' where line_number = 2 "
-            "and source_table = 'accounts'",
+            # int_input_rows is a view of the checked models: tamper there
+            "update int_accounts_checked set reject_reason = 'x' where line_number = 2",
             "checked_rows_fates",
             "reason_iff_rejected",
         ),

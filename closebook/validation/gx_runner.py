@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .checks import Check, Expect
+from .checks import COLUMN_LEVEL, Check, Expect
 from .results import CheckResult, join, snake
 
 CHUNK_ROWS = 500_000
@@ -128,6 +128,7 @@ class _Tally:
     """One expectation's results added up over the chunks of its failing rows."""
 
     unexpected_count: int = 0
+    gx_element_count: int = 0
     success: bool = True
     examples: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -141,6 +142,7 @@ class _Tally:
             self.errors.append(str(info.get("exception_message", "exception")).splitlines()[0])
         result = item.result or {}
         self.unexpected_count += int(result.get("unexpected_count") or 0)
+        self.gx_element_count += int(result.get("element_count") or 0)
         if "observed_value" in result and not item.success:
             self.examples.append(f"observed {result['observed_value']}")
         indexed = [
@@ -163,6 +165,9 @@ class _Tally:
     def result(
         self, check: Check, expect: Expect, element_count: int, elapsed: float
     ) -> CheckResult:
+        if expect.kind in COLUMN_LEVEL:
+            # GX reports no row count for a rule on the column's type; neither do we.
+            element_count = self.gx_element_count
         details = f"{element_count} rows in {elapsed:.2f}s"
         if self.errors:
             details = join(details, "error: " + "; ".join(sorted(set(self.errors))))
