@@ -84,9 +84,7 @@ def write_workbooks_in_parallel(
             for name in names
         ]
     share = memory_limit // workers if memory_limit else None
-    # "spawn": a fresh interpreter per worker; forking a process that runs DuckDB and
-    # Prefect threads could copy a lock some thread holds.
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(START_METHOD)
     with ProcessPoolExecutor(max_workers=min(workers, len(names)), mp_context=context) as pool:
         futures = {
             name: pool.submit(
@@ -102,6 +100,11 @@ def write_workbooks_in_parallel(
         }
         return [Path(futures[name].result()) for name in names]
 
+
+# "spawn": a fresh interpreter per worker; forking a process that has run DuckDB and
+# Prefect threads could copy a lock some thread holds. (The fault tests fork, to carry
+# a writer that kills itself mid-write into the worker.)
+START_METHOD = "spawn"
 
 # The order the workbooks take to write at 100k accounts, longest first.
 LARGEST_FIRST = ["invoices", "reconciliation", "prepaid", "overage"]
