@@ -436,3 +436,16 @@ def test_result_type_is_what_the_pipeline_reads() -> None:
         "run_failed",
         "report_path",
     ]
+
+
+def test_a_check_counted_from_its_grain_table_has_one_row_per_row_of_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # A check may count the rows it checks from the table its frame has one row per row
+    # of (saving a second run of a heavy frame): that claim must hold.
+    by_table = [c for c in (*INPUT_CHECKS, *OUTPUT_CHECKS) if c.grain not in ("frame", "failures")]
+    assert by_table  # hwm_covers_snapshots counts from build.hwm_usage
+    for check in by_table:
+        (framed,) = con.execute(f"select count(*) from ({check.sql})").fetchone()
+        (table,) = con.execute(f"select count(*) from {check.grain}").fetchone()
+        assert framed == table > 0, check.name

@@ -74,6 +74,11 @@ class Check:
     attribute_by names the frame column that pins a failing row on invoices:
     `invoice_number`, `account_id` (all the account's invoices of the period), or None.
     requires: tables (`name` or `name.column`) without which the check is skipped.
+    grain: how to count the rows checked without running a heavy frame twice: `frame`
+    (count the frame), a table name (the frame has one row per row of that table,
+    e.g. a left join from it; tests/test_validation.py checks the claim), or
+    `failures` (the frame holds only rows that can fail, e.g. keys seen twice: the
+    rows GX sees are all there are).
     """
 
     suite: str
@@ -83,10 +88,15 @@ class Check:
     expectations: tuple[Expect, ...]
     attribute_by: str | None
     requires: tuple[str, ...] = ()
+    grain: str = "frame"
 
-    def count_sql(self) -> str:
-        """How many rows the frame has (GX's element_count, counted where the rows are)."""
-        return f"select count(*) from (\n{self.sql}\n) as frame"
+    def count_sql(self) -> str | None:
+        """How many rows the frame has (GX's element_count); None: the failing rows' count."""
+        if self.grain == "failures":
+            return None
+        if self.grain == "frame":
+            return f"select count(*) from (\n{self.sql}\n) as frame"
+        return f"select count(*) from {self.grain}"
 
     def failing_rows_sql(self) -> str:
         """The frame's rows that break at least one expectation: all GX needs to see."""
@@ -133,6 +143,7 @@ def unique_key(table: str, key: Sequence[str], attribute: str | None) -> Check:
         f"group by {key_list} having count(*) > 1",
         (between("copies", f"each {' + '.join(key)} appears once among accepted rows", 1, 1),),
         attribute,
+        grain="failures",
     )
 
 

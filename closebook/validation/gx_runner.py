@@ -93,8 +93,11 @@ class GxRunner:
         totals = [_Tally() for _ in check.expectations]
         started = time.perf_counter()
         try:
-            element_count = _count(con, check.count_sql())
+            count_sql = check.count_sql()
+            element_count = _count(con, count_sql) if count_sql else 0
             for frame in _frames(con, check.failing_rows_sql()):
+                if count_sql is None:
+                    element_count += len(frame)
                 # COMPLETE (every failing row's key) only where the key holds invoices;
                 # elsewhere a few examples, named by the frame's first (key) column.
                 key = check.attribute_by or str(frame.columns[0])

@@ -138,6 +138,7 @@ OUTPUT_CHECKS: tuple[Check, ...] = (
             ),
         ),
         "account_id",
+        grain="build.hwm_usage",
     ),
     Check(
         "output",
