@@ -11,6 +11,7 @@ that is not a budget. Each step's connection gets:
 - `temp_directory`: `<warehouse>.spill/` beside the warehouse (same disk, same
   permissions), removed when the step's connection closes.
 - `threads`: the cores this process may run on.
+- `enable_progress_bar`: off; the close reports its own progress and summary.
 - `preserve_insertion_order`: false only where no result depends on physical row order
   (the build and validation: line numbers are explicit columns and every ordered
   output says `order by`); loading numbers lines from the reader's row order, so it
@@ -100,6 +101,8 @@ def apply_settings(
     con.execute("set temp_directory = ?", [str(spill_directory(warehouse))])
     con.execute(f"set threads = {available_cores()}")
     con.execute(f"set preserve_insertion_order = {'true' if ordered else 'false'}")
+    # A long query would draw DuckDB's progress bar on the terminal finance reads.
+    con.execute("set enable_progress_bar = false")
 
 
 def remove_spill(warehouse: Path) -> None:

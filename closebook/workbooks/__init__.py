@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from closebook.engine import spill_directory
+
 from .invoices import write_invoices
 from .overage import write_overage
 from .prepaid import write_prepaid
@@ -123,8 +125,11 @@ def _write_one(
     try:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set threads = 1")
+        con.execute("set enable_progress_bar = false")
         if memory_limit:
             con.execute(f"set memory_limit = '{int(memory_limit)}B'")
+        # Spill where the close spills (removed by the close when its next step ends).
+        con.execute("set temp_directory = ?", [str(spill_directory(Path(warehouse)))])
         return str(WORKBOOKS[name](con, period, Path(path), run_info))
     finally:
         con.close()
