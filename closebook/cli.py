@@ -43,6 +43,16 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
 
 
+def _memory_limit(text: str) -> str:
+    from closebook.engine import MemoryLimitError, memory_limit_bytes
+
+    try:
+        memory_limit_bytes(text)
+    except MemoryLimitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="closebook",
@@ -80,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress",
         action="store_true",
         help="one line per step on stderr as it finishes (the default when stderr is a terminal)",
+    )
+    close.add_argument(
+        "--memory-limit",
+        type=_memory_limit,
+        default=None,
+        metavar="SIZE",
+        help="memory budget, e.g. 4GiB or 50%% of RAM (default 50%%); past it the close "
+        "spills to a folder beside the warehouse instead of running out of memory",
     )
     close.add_argument(
         "--no-prefect",
@@ -167,7 +185,13 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
 
     if len(periods) == 1:
         result = close_period(
-            periods[0], args.input, args.warehouse, args.reports, args.as_of, progress=reporter
+            periods[0],
+            args.input,
+            args.warehouse,
+            args.reports,
+            args.as_of,
+            progress=reporter,
+            memory_limit=args.memory_limit,
         )
         print("\n".join(result.summary_lines()))
         return result.exit_code
@@ -175,7 +199,13 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
     for period in periods:
         try:
             result = close_period(
-                period, args.input, args.warehouse, args.reports, args.as_of, progress=reporter
+                period,
+                args.input,
+                args.warehouse,
+                args.reports,
+                args.as_of,
+                progress=reporter,
+                memory_limit=args.memory_limit,
             )
         except Exception as error:  # noqa: BLE001 - one line, naming the month
             print(f"closebook: error: {period}: {one_line_error(error)}", file=sys.stderr)
@@ -196,6 +226,7 @@ def _close_with_prefect(args: argparse.Namespace) -> int:
         "warehouse": str(args.warehouse),
         "reports_dir": str(args.reports),
         "as_of": args.as_of.isoformat() if args.as_of else None,
+        "memory_limit": args.memory_limit,
     }
     if args.through is None:
         result = close_flow(period=args.period, **paths)

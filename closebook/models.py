@@ -11,6 +11,7 @@ bound values so no SQL text is ever pasted together from input.
 from __future__ import annotations
 
 import calendar
+import itertools
 import re
 import time
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class ModelGraphError(ValueError):
     """A model's SQL cannot be parsed, or the models depend on each other in a circle."""
 
 
+MATERIALIZATIONS = ("table", "view")
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(\w+)\b", re.MULTILINE)
+
+
 @dataclass(frozen=True)
 class Model:
     """One `sql/<layer>/<name>.sql` file: the query behind table `build.<name>`.
@@ -57,6 +62,24 @@ class Model:
     sql: str
     depends_on: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+
+    @property
+    def materialized(self) -> str:
+        """`table` (the default) or `view`, from a `-- materialized: view` header line.
+
+        A view costs nothing to build and is recomputed by each reader: right for a
+        model that only feeds the next one (a staging model read once by its checked
+        model), wrong for one read by many heavy models. Analysts query either the same
+        way (`build.<name>`).
+        """
+        header = "\n".join(
+            itertools.takewhile(lambda line: line.startswith("--"), self.sql.splitlines())
+        )
+        found = _MATERIALIZED.search(header)
+        kind = found.group(1) if found else "table"
+        if kind not in MATERIALIZATIONS:
+            raise ValueError(f"model {self.name}: materialized must be table or view, not {kind}")
+        return kind
 
 
 @dataclass(frozen=True)
@@ -227,7 +250,7 @@ def run_models(
     for model in models:
         started = time.perf_counter()
         try:
-            con.execute(f"create or replace table build.{model.name} as (\n{model.sql}\n)")
+            _materialize(con, model)
         except duckdb.Error as error:
             first_line = str(error).strip().splitlines()[0]
             raise RuntimeError(
@@ -237,3 +260,16 @@ def run_models(
             timings[model.name] = time.perf_counter() - started
         names.append(model.name)
     return names
+
+
+def _materialize(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """`build.<name>` as the model's header asks, replacing whatever kind was there before."""
+    kind = model.materialized
+    existing = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'build' and table_name = ? and table_catalog = current_database()",
+        [model.name],
+    ).fetchone()
+    if existing and existing[0] == ("VIEW" if kind == "table" else "BASE TABLE"):
+        con.execute(f"drop {'view' if kind == 'table' else 'table'} build.{model.name}")
+    con.execute(f"create or replace {kind} build.{model.name} as (\n{model.sql}\n)")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from closebook.engine import apply_settings, memory_limit_bytes, remove_spill
 from closebook.loading import InputFile, load_exports
 from closebook.locking import duckdb_lock_message, warehouse_lock
 from closebook.models import ClosePeriod, build_models, prepare_session
@@ -46,6 +47,7 @@ class CloseContext:
     reports_dir: Path
     as_of: date
     started_at: datetime
+    memory_limit: int = field(default_factory=lambda: memory_limit_bytes(None))
 
     @classmethod
     def create(
@@ -55,7 +57,9 @@ class CloseContext:
         warehouse: Path,
         reports_dir: Path,
         as_of: date | None = None,
+        memory_limit: str | None = None,
     ) -> CloseContext:
+        """memory_limit: DuckDB's budget (`4GiB`, `50%`); None = half of physical RAM."""
         now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
         return cls(
             ClosePeriod.parse(period),
@@ -64,6 +68,7 @@ class CloseContext:
             Path(reports_dir),
             as_of or now.date(),
             now,
+            memory_limit_bytes(memory_limit),
         )
 
     @property
@@ -143,8 +148,15 @@ def format_money(amount: Decimal | str, currency: str) -> str:
 
 
 @contextmanager
-def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse with the session settings the models expect."""
+def connect(
+    warehouse: Path, memory_limit: int | None = None, ordered: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse with the session settings the models expect.
+
+    memory_limit: DuckDB's budget in bytes (None: the default share of RAM); it spills
+    past it into a directory beside the warehouse, removed on close. ordered=False lets
+    DuckDB drop physical row order (build and validation only: see closebook.engine).
+    """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(warehouse))
@@ -155,16 +167,23 @@ def connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         raise
     try:
         con.execute("set TimeZone = 'UTC'")
+        apply_settings(
+            con,
+            warehouse,
+            memory_limit if memory_limit is not None else memory_limit_bytes(None),
+            ordered=ordered,
+        )
         prepare_session(con)
         yield con
     finally:
         con.close()
+        remove_spill(warehouse)
 
 
 def step_load(ctx: CloseContext) -> list[InputFile]:
     """Read the export folder into `build.raw_*` (all text, every row kept), once the
     warehouse's own tables are known to be closebook's (else stop, changing nothing)."""
-    with connect(ctx.warehouse) as con:
+    with connect(ctx.warehouse, ctx.memory_limit) as con:
         try:
             check_warehouse(con)
         except WarehouseSchemaError as error:
@@ -173,9 +192,16 @@ def step_load(ctx: CloseContext) -> list[InputFile]:
 
 
 def step_build(ctx: CloseContext) -> dict[str, float]:
-    """Run every SQL model into `build.*`; returns seconds per model."""
+    """Run every SQL model into `build.*`; returns seconds per model.
+
+    great-expectations' import (seconds of pure Python) starts in a background thread
+    first: DuckDB releases the GIL while it builds, so validation later finds it done.
+    """
+    from closebook.validation import warm_up
+
+    warm_up()
     timings: dict[str, float] = {}
-    with connect(ctx.warehouse) as con:
+    with connect(ctx.warehouse, ctx.memory_limit, ordered=False) as con:
         build_models(con, ctx.period, ctx.as_of, timings=timings)
     return timings
 
@@ -184,7 +210,7 @@ def step_validate(ctx: CloseContext) -> tuple[str, Path | None]:
     """Run the expectation suites; hold what they attribute, fail the close otherwise."""
     from closebook.validation import validate_close
 
-    with connect(ctx.warehouse) as con:
+    with connect(ctx.warehouse, ctx.memory_limit) as con:
         result = validate_close(con, ctx.period.period, ctx.period_reports)
     if result.run_failed:
         raise CloseFailed(f"{result.one_line()}; see {result.report_path}")
@@ -196,7 +222,7 @@ def step_validate(ctx: CloseContext) -> tuple[str, Path | None]:
 
 def step_publish(ctx: CloseContext) -> dict[str, int]:
     """Replace the period in the warehouse tables, in one transaction."""
-    with connect(ctx.warehouse) as con:
+    with connect(ctx.warehouse, ctx.memory_limit) as con:
         try:
             return publish_period(con, ctx.period.period)
         except WarehouseSchemaError as error:
@@ -204,9 +230,14 @@ def step_publish(ctx: CloseContext) -> dict[str, int]:
 
 
 def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | None) -> list[Path]:
-    """Write the four workbooks from the warehouse, then read their totals back and compare."""
+    """Write the four workbooks from the warehouse, then read their totals back and compare.
+
+    The workbooks are written by one process each (every core), reading the warehouse
+    read-only: no connection of this process may be open meanwhile.
+    """
+    from closebook.engine import available_cores
     from closebook.validation import record_external_check, write_report
-    from closebook.workbooks import RunInfo, verify_workbooks, write_workbooks
+    from closebook.workbooks import RunInfo, verify_workbooks, write_workbooks_in_parallel
 
     info = RunInfo(
         period=ctx.period.period,
@@ -215,8 +246,15 @@ def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | Non
         validation_status=validation_status,
         report_link=str(report) if report else None,
     )
-    with connect(ctx.warehouse) as con:
-        paths = write_workbooks(con, ctx.period.period, ctx.reports_dir, info)
+    paths = write_workbooks_in_parallel(
+        ctx.warehouse,
+        ctx.period.period,
+        ctx.reports_dir,
+        info,
+        workers=available_cores(),
+        memory_limit=ctx.memory_limit,
+    )
+    with connect(ctx.warehouse, ctx.memory_limit) as con:
         problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir, full=False)
         # The workbooks exist only after publish: their check joins the period's
         # published validation results (and the report) there.
@@ -244,7 +282,7 @@ def summarize(
 ) -> CloseResult:
     """Read the period back from the warehouse and decide the exit code (§5)."""
     period = ctx.period.period
-    with connect(ctx.warehouse) as con:
+    with connect(ctx.warehouse, ctx.memory_limit) as con:
         currencies: dict[str, CurrencyTotals] = {}
         for currency, status, count, total in con.execute(
             "select currency, status, count(*), sum(total) from main.invoices "
@@ -318,7 +356,7 @@ def summarize(
 def record_run(ctx: CloseContext, result: CloseResult) -> None:
     """Append the run's metadata (the one place wall-clock time is kept)."""
     finished = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
-    with connect(ctx.warehouse) as con:
+    with connect(ctx.warehouse, ctx.memory_limit) as con:
         con.execute(
             "create table if not exists main.close_runs (period varchar, started_at timestamp, "
             "finished_at timestamp, input_dir varchar, as_of date, exit_code integer, "
@@ -396,9 +434,10 @@ def close_period(
     reports_dir: Path,
     as_of: date | None = None,
     progress: Reporter | None = None,
+    memory_limit: str | None = None,
 ) -> CloseResult:
     """Run a whole close without Prefect (tests, benchmark); same steps as the flow."""
-    ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of)
+    ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of, memory_limit)
     seconds: dict[str, float] = {}
 
     def timed(name: str, func, *args):  # noqa: ANN001, ANN202 - tiny local helper

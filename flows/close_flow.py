@@ -230,6 +230,7 @@ def close_flow(
     warehouse: str = "data/warehouse.duckdb",
     reports_dir: str = "reports",
     as_of: str | None = None,
+    memory_limit: str | None = None,
 ) -> CloseResult:
     """Close one month; with no period, the month before today (the scheduled run).
 
@@ -243,6 +244,7 @@ def close_flow(
         Path(warehouse),
         Path(reports_dir),
         date.fromisoformat(as_of) if as_of else None,
+        memory_limit,
     )
     _announce(f"flow run close-{ctx.period.period}")
     get_run_logger().info(
@@ -292,6 +294,7 @@ def backfill_flow(
     warehouse: str = "data/warehouse.duckdb",
     reports_dir: str = "reports",
     as_of: str | None = None,
+    memory_limit: str | None = None,
 ) -> Backfill:
     """Close `period` through `through` in order, each month a `monthly-close` subflow.
 
@@ -310,6 +313,7 @@ def backfill_flow(
                 warehouse=warehouse,
                 reports_dir=reports_dir,
                 as_of=as_of,
+                memory_limit=memory_limit,
             )
         except Exception as error:  # noqa: BLE001 - the month's own run keeps the traceback
             backfill.failed_period = month

@@ -22,11 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+import re
 import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,6 +41,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 STEPS = ("load", "build", "validate", "publish", "workbooks")
+COMPUTE = ("load", "build", "validate", "publish")
+_CELL = re.compile(rb"<c [^>]*?(/>|>)")
 
 
 def _mib(n_bytes: float) -> str:
@@ -120,8 +128,144 @@ def profile_build(warehouse: Path, period: str, as_of: date, out: Path, top: int
     return slowest
 
 
+class TreeRssSampler:
+    """Peak RSS of this process plus its children (the workbook workers), sampled.
+
+    `getrusage` cannot give it: a child's ru_maxrss starts at its parent's size at
+    fork, and no call sums processes running at the same time. Every 0.1 s this reads
+    VmRSS from /proc for the process and its direct children and keeps the largest sum.
+    """
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _rss_kib(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                found += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+        return found
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while not self._stop.wait(0.1):
+            total = self._rss_kib(pid) + sum(self._rss_kib(c) for c in self._children(pid))
+            self.peak_kib = max(self.peak_kib, total)
+
+
+def scan_floor(exports: Path) -> float:
+    """Seconds for DuckDB to read every export file and group its rows by account and month.
+
+    The floor for load + build: the same bytes parsed by the same engine, grouped the
+    simplest way that touches every row (month = the first 7 characters of the row's
+    timestamp where it has one).
+    """
+    import duckdb
+
+    started = time.perf_counter()
+    con = duckdb.connect()
+    for path in sorted(exports.glob("*.csv")):
+        source = f"read_csv('{path}', all_varchar = true)"
+        columns = [c[0] for c in con.execute(f"describe select * from {source}").fetchall()]
+        keys = [c for c in ("account_id",) if c in columns]
+        dated = [c for c in ("observed_at", "occurred_at", "paid_at") if c in columns]
+        keys += [f"left({c}, 7)" for c in dated[:1]]
+        group = ", ".join(keys) or "1"
+        con.execute(
+            f"select count(*) from (select {group}, count(*) from {source} group by all)"
+        ).fetchall()
+    con.close()
+    return time.perf_counter() - started
+
+
+def workbook_cells(path: Path) -> list[tuple[str, int, int, int, int]]:
+    """(sheet file, columns, text cells, formula cells, other cells) of each sheet of a workbook."""
+    sheets = []
+    with zipfile.ZipFile(path) as book:
+        for name in sorted(n for n in book.namelist() if n.startswith("xl/worksheets/sheet")):
+            data = book.read(name)
+            texts = data.count(b't="inlineStr"') + data.count(b't="s"')
+            formulas = data.count(b"<f>") + data.count(b"<f ")
+            cells = len(_CELL.findall(data))
+            dimension = re.search(rb'<dimension ref="[A-Z]+\d+:([A-Z]+)\d+"', data)
+            columns = 1
+            if dimension:
+                columns = 0
+                for char in dimension.group(1).decode():
+                    columns = columns * 26 + ord(char) - 64
+            sheets.append((name, columns, texts, formulas, cells - texts - formulas))
+    return sheets
+
+
+def _floor_workbook(out: str, sheets: list[tuple[str, int, int, int, int]]) -> float:
+    """Stock XlsxWriter (constant_memory, no formats) writing the same cells by kind."""
+    import xlsxwriter
+
+    started = time.perf_counter()
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
+    for index, (_, columns, texts, formulas, others) in enumerate(sheets):
+        ws = workbook.add_worksheet(f"S{index}")
+        kinds = [0] * texts + [1] * formulas + [2] * others
+        for i, kind in enumerate(kinds):
+            row, col = divmod(i, max(columns, 1))
+            if kind == 0:
+                ws.write_string(row, col, f"text {i}")
+            elif kind == 1:
+                ws.write_formula(row, col, f"=ROUND(A{row + 1}*2,2)", None, i * 0.5)
+            else:
+                ws.write_number(row, col, i * 1.25)
+    workbook.close()
+    return time.perf_counter() - started
+
+
+def writer_floor(workbooks: list[Path], out_dir: Path, workers: int) -> float:
+    """Wall seconds for stock XlsxWriter to write the same cells, in the same processes.
+
+    Each workbook's cells are counted by kind (text, formula with its value, number or
+    date or blank) from the files the close wrote, then written again with no formats,
+    the workbooks in parallel on `workers` processes as the close writes them.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(out_dir / p.name), workbook_cells(p)) for p in workbooks]
+    jobs.sort(key=lambda job: -sum(sum(s[2:]) for s in job[1]))
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
+        list(pool.map(_floor_workbook, *zip(*jobs, strict=True)))
+    return time.perf_counter() - started
+
+
 def run_steps(
-    period: str, exports: Path, warehouse: Path, reports: Path, as_of: date, until: str
+    period: str,
+    exports: Path,
+    warehouse: Path,
+    reports: Path,
+    as_of: date,
+    until: str,
+    memory_limit: str | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """The steps `close_period` runs, called one by one, stopping after `until`."""
     from closebook.pipeline import (
@@ -133,7 +277,7 @@ def run_steps(
         step_workbooks,
     )
 
-    ctx = CloseContext.create(period, exports, warehouse, reports, as_of)
+    ctx = CloseContext.create(period, exports, warehouse, reports, as_of, memory_limit)
     seconds: dict[str, float] = {}
     model_seconds: dict[str, float] = {}
     status: tuple[str, Path | None] = ("not run", None)
@@ -168,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshots-per-month", type=int, default=100)
     parser.add_argument("--clean", action="store_true", help="exports without deliberate issues")
     parser.add_argument("--regenerate", action="store_true", help="ignore cached exports")
+    parser.add_argument(
+        "--memory-limit", default=None, help="the close's memory budget (e.g. 1GiB; default 50%%)"
+    )
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip measuring the scan and writer floors"
+    )
     parser.add_argument("--profile-build", action="store_true", help="per-model build timings")
     parser.add_argument("--top", type=int, default=8, help="models to show with --profile-build")
     parser.add_argument(
@@ -203,13 +353,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model_seconds: dict[str, float] = {}
     exit_code: int | str = "n/a (stopped early)"
-    if args.until:
-        steps, model_seconds = run_steps(period, exports, warehouse, reports, as_of, args.until)
-    else:
-        result = close_period(period, exports, warehouse, reports, as_of=as_of)
-        steps, exit_code = result.step_seconds, result.exit_code
+    with TreeRssSampler() as sampler:
+        if args.until:
+            steps, model_seconds = run_steps(
+                period, exports, warehouse, reports, as_of, args.until, args.memory_limit
+            )
+        else:
+            result = close_period(
+                period, exports, warehouse, reports, as_of=as_of, memory_limit=args.memory_limit
+            )
+            steps, exit_code = result.step_seconds, result.exit_code
     total = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tree_kib = max(sampler.peak_kib, peak_kib)
+    compute = sum(steps.get(name, 0.0) for name in COMPUTE)
+    floors: dict[str, float] = {}
+    if not args.no_floor:
+        floors["scan"] = scan_floor(exports)
+        if workbooks_written := sorted((reports / period).glob("*.xlsx")):
+            from closebook.engine import available_cores
+
+            floors["writer"] = writer_floor(
+                workbooks_written, args.workdir / f"floor-{tag}", available_cores()
+            )
 
     input_rows = sum(rows.values())
     load_build = steps.get("load", 0.0) + steps.get("build", 0.0)
@@ -228,14 +394,36 @@ def main(argv: list[str] | None = None) -> int:
         f"| generate (child process, not in the close) | {gen_seconds:.1f} s, "
         f"peak RSS {_mib(gen_peak * 1024)} |",
     ]
-    lines += [f"| step: {name} | {steps[name]:.2f} s |" for name in STEPS if name in steps]
+    lines += [
+        f"| step: {name} | {steps[name]:.2f} s ({input_rows / steps[name]:,.0f} input rows/s) |"
+        for name in STEPS
+        if steps.get(name)
+    ]
     lines += [f"| step: {name} | {s:.2f} s |" for name, s in steps.items() if name not in STEPS]
     lines += [
+        f"| compute (load + build + validate + publish) | {compute:.2f} s |",
         f"| close total (wall) | {total:.2f} s |",
         f"| rows per second (input rows / load+build) | {input_rows / load_build:,.0f} |"
         if load_build
         else "| rows per second | n/a |",
-        f"| peak RSS (whole bench process) | {_mib(peak_kib * 1024)} |",
+    ]
+    if "scan" in floors:
+        lines.append(
+            f"| floor: DuckDB scanning the exports, grouped by account and month | "
+            f"{floors['scan']:.2f} s (compute = {compute / floors['scan']:.1f}x) |"
+        )
+    if "writer" in floors and steps.get("workbooks"):
+        lines.append(
+            f"| floor: XlsxWriter writing the same cells, same processes | "
+            f"{floors['writer']:.2f} s (workbooks = {steps['workbooks'] / floors['writer']:.2f}x) |"
+        )
+    if floors and steps.get("workbooks"):
+        floor_total = sum(floors.values())
+        lines.append(f"| close / floor (scan + writer) | {total / floor_total:.1f}x |")
+    lines += [
+        f"| peak RSS (close process) | {_mib(peak_kib * 1024)} |",
+        f"| peak RSS (close + workbook workers at once, sampled) | {_mib(tree_kib * 1024)} |",
+        f"| memory limit | {args.memory_limit or 'default (50% of RAM)'} |",
         f"| warehouse on disk | {_mib(warehouse_bytes)} |",
     ]
     lines += [f"| workbook {p.name} | {_mib(p.stat().st_size)} |" for p in workbooks]
@@ -251,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         "step_seconds": steps,
         "close_seconds": total,
         "peak_rss_kib": peak_kib,
+        "tree_peak_rss_kib": tree_kib,
+        "compute_seconds": compute,
+        "floor_seconds": floors,
+        "memory_limit": args.memory_limit,
         "warehouse_bytes": warehouse_bytes,
         "workbooks": {p.name: p.stat().st_size for p in workbooks},
         "exit_code": exit_code,

@@ -101,8 +101,10 @@ create or replace macro key_fates(rows_table) as table (
     with keyed as (
         select line_number, row_key, row_values from query_table(rows_table)
     ),
+    -- Grouped on the key's hash, cheaper than on the struct; a hash collision only
+    -- lets a key of its own into the ranking below, where it ranks first: accepted.
     repeated_keys as (
-        select row_key from keyed group by row_key having count(*) > 1
+        select hash(row_key) as key_hash from keyed group by key_hash having count(*) > 1
     ),
     ranked as (
         select
@@ -111,7 +113,7 @@ create or replace macro key_fates(rows_table) as table (
             first_value(keyed.row_values) over by_key as standing_values,
             row_number() over by_key as key_rank
         from keyed
-        semi join repeated_keys on repeated_keys.row_key = keyed.row_key
+        semi join repeated_keys on repeated_keys.key_hash = hash(keyed.row_key)
         window by_key as (partition by keyed.row_key order by keyed.line_number)
     )
     select

@@ -1,4 +1,4 @@
-"""Validation (closebook/validation.py): every expectation fails on data made to break it, the
+"""Validation (closebook/validation/): every expectation fails on data made to break it, the
 invoice it concerns is held, a failure with no invoice to hold fails the run, and a clean
 build passes everything.
 
@@ -207,7 +207,9 @@ TAMPERS = [
         {"2026-10-O1-BASE"},
     ),
     (
-        "insert into int_usage_snapshots select * from int_usage_snapshots where account_id = 'B4'",
+        # int_usage_snapshots is a view of the checked model's accepted rows: tamper there
+        "insert into int_usage_snapshots_checked "
+        "select * from int_usage_snapshots_checked where account_id = 'B4'",
         "int_usage_snapshots_key_unique",
         "copies",
         {"2026-10-B4-BASE"},
@@ -262,7 +264,8 @@ TAMPERS = [
         {"2026-10-B12-BASE"},
     ),
     (
-        "update int_usage_snapshots set quantity = -1 where account_id = 'B13' and quantity = 1",
+        "update int_usage_snapshots_checked set quantity = -1 "
+        "where account_id = 'B13' and quantity = 1",
         "usage_snapshots_values",
         "quantity",
         {"2026-10-B13-BASE"},
@@ -352,8 +355,9 @@ def test_holding_twice_adds_the_reason_once(tampered: tuple) -> None:
     [
         # a snapshot of an account nobody knows: there is no invoice to hold
         (
-            "insert into int_usage_snapshots values "
-            "('GHOST', timestamp '2026-10-02', 'users', 3, 99)",
+            "insert into int_usage_snapshots_checked by name select 'GHOST' as account_id, "
+            "timestamp '2026-10-02' as observed_at, 'users' as metric, 3 as quantity, "
+            "99 as line_number, 'accepted' as row_status, 'usage_snapshots' as source_table",
             "usage_snapshots_values",
             "known_account",
         ),
@@ -371,8 +375,8 @@ def test_holding_twice_adds_the_reason_once(tampered: tuple) -> None:
         ),
         # a rejected row without a reason breaks 'nothing lost' for no invoice
         (
-            "update int_input_rows set reject_reason = 'x' where line_number = 2 "
-            "and source_table = 'accounts'",
+            # int_input_rows is a view of the checked models: tamper there
+            "update int_accounts_checked set reject_reason = 'x' where line_number = 2",
             "checked_rows_fates",
             "reason_iff_rejected",
         ),
@@ -432,3 +436,16 @@ def test_result_type_is_what_the_pipeline_reads() -> None:
         "run_failed",
         "report_path",
     ]
+
+
+def test_a_check_counted_from_its_grain_table_has_one_row_per_row_of_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # A check may count the rows it checks from the table its frame has one row per row
+    # of (saving a second run of a heavy frame): that claim must hold.
+    by_table = [c for c in (*INPUT_CHECKS, *OUTPUT_CHECKS) if c.grain not in ("frame", "failures")]
+    assert by_table  # hwm_covers_snapshots counts from build.hwm_usage
+    for check in by_table:
+        (framed,) = con.execute(f"select count(*) from ({check.sql})").fetchone()
+        (table,) = con.execute(f"select count(*) from {check.grain}").fetchone()
+        assert framed == table > 0, check.name

@@ -2,6 +2,8 @@
 -- (accepted, duplicate, rejected) — the ledger behind rejected_rows and load_counts.
 -- The row's raw text stays in raw_<file> (joined back for rejected rows only).
 -- Contract §4: rows read = accepted + exact duplicates + rejected, per file.
+-- materialized: view (a union of the checked models' columns: each reader scans only
+-- what it needs instead of the build writing 11M ledger rows once more)
 with accounts as (
     select * from int_accounts_checked
 ),

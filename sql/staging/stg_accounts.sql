@@ -2,6 +2,7 @@
 -- rule of contract §1 the row breaks on its own (invalid_reason, null when none).
 -- Defaults of §1 applied here: blank contracted_quantity = 0, currency = USD,
 -- autopay_limit = 4000.00; prepaid accounts always meter devices.
+-- materialized: view (read once, by its checked model: no copy of every row)
 with raw as (
     select * from raw_accounts
 ),

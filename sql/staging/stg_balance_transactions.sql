@@ -1,6 +1,7 @@
 -- stg_balance_transactions: one row per row of the balance_transactions export, typed (UTC).
 -- Contract §1 (amount blank only for license_pack; device_months for license_pack only)
 -- and §2.3 (only adjustment may be negative).
+-- materialized: view (read once, by its checked model: no copy of every row)
 with raw as (
     select * from raw_balance_transactions
 ),

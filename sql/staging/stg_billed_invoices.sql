@@ -1,5 +1,6 @@
 -- stg_billed_invoices: one row per row of the billed_invoices export (what the
 -- billing system invoiced), typed. Contract §1 and §3.
+-- materialized: view (read once, by its checked model: no copy of every row)
 with raw as (
     select * from raw_billed_invoices
 ),

@@ -1,5 +1,6 @@
 -- stg_license_events: one row per row of the license_events export, typed (UTC).
 -- Contract §1 (columns, event names); the sequence rules of §2.2 come later.
+-- materialized: view (read once, by its checked model: no copy of every row)
 with raw as (
     select * from raw_license_events
 ),

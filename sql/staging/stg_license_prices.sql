@@ -1,5 +1,6 @@
 -- stg_license_prices: one row per row of the license_prices export, typed.
 -- Contract §1 (columns) and §2.2 (price per license per month in a currency).
+-- materialized: view (read once, by its checked model: no copy of every row)
 with raw as (
     select * from raw_license_prices
 ),

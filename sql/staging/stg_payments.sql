@@ -1,4 +1,5 @@
 -- stg_payments: one row per row of the payments export, typed (UTC). Contract §1 and §3.
+-- materialized: view (read once, by its checked model: no copy of every row)
 with raw as (
     select * from raw_payments
 ),

@@ -1,5 +1,6 @@
 -- stg_usage_snapshots: one row per row of the usage_snapshots export, typed (UTC).
 -- Contract §1 (quantity is an integer >= 0) and §4 (unparseable values are rejected).
+-- materialized: view (read once, by its checked model: no copy of every row)
 with raw as (
     select * from raw_usage_snapshots
 ),
