@@ -161,6 +161,17 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
         """
         fmt = cell.format
         kind = type(cell)
+        if kind is _FORMULA and type(cell.value) is str and cell.value == "":
+            # XlsxWriter writes an empty text result as `<v></v>` with no type,
+            # which a viewer that does not recalculate reads as a number (or
+            # nothing). An empty string is text: `t="str"`.
+            style = "" if fmt is None else f' s="{fmt._get_xf_index()}"'
+            formula = self._escape_data(cell.formula)
+            self.fh.write(
+                f'<c r="{xl_rowcol_to_cell_fast(row, col)}"{style} t="str">'
+                f"<f>{formula}</f><v></v></c>"
+            )
+            return
         if fmt is None or kind not in _FAST_CELLS:
             super()._write_cell(row, col, cell)
             return
