@@ -28,7 +28,15 @@ from .sheets import (
     summary_sheet,
     write_block,
 )
-from .warehouse import RunInfo, account_names_sql, fetch, load_cover_facts, stream, table_exists
+from .warehouse import (
+    RunInfo,
+    account_names_sql,
+    display_name,
+    fetch,
+    load_cover_facts,
+    stream,
+    table_exists,
+)
 
 TITLE = "Overage"
 OVERAGE = "Accounts over contract"
@@ -101,13 +109,13 @@ def write_overage(
     elif count == 0:
         notes.append(f"No account went over its contracted quantity in {period}.")
     with atomic_workbook(path, document_properties(TITLE, run_info)) as workbook:
-        fmts = Formats(workbook)
+        fmts = Formats(workbook, run_info.paper)
         write_cover(workbook, fmts, TITLE, run_info, facts, notes)
         table = TableSheet(workbook, fmts, OVERAGE, COLUMNS, count)
         totals: list[dict] = []
         if has_usage:
             sql = f"""
-                select u.*, n.account_name
+                select u.*, {display_name("n", "u.account_id")} as account_name
                 from (select * {WHERE}) u
                 left join {account_names_sql(con)} n on n.account_id = u.account_id
                 order by u.account_id, u.metric
@@ -121,7 +129,7 @@ def write_overage(
                 [period],
             )
         table.finish()
-        ws = summary_sheet(workbook, TOTALS, (12, 12, 18))
+        ws = summary_sheet(workbook, fmts, TOTALS, (12, 12, 18))
         rows = []
         for index, item in enumerate(totals):
             r = index + 2

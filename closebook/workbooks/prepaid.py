@@ -34,6 +34,7 @@ from .warehouse import (
     RunInfo,
     account_names_sql,
     count_rows,
+    display_name,
     fetch,
     load_cover_facts,
     stream,
@@ -145,13 +146,13 @@ def write_prepaid(
     count = count_rows(con, "prepaid_balances", period)
     notes = [] if count else [f"No prepaid balances were computed for {period}."]
     with atomic_workbook(path, document_properties(TITLE, run_info)) as workbook:
-        fmts = Formats(workbook)
+        fmts = Formats(workbook, run_info.paper)
         write_cover(workbook, fmts, TITLE, run_info, facts, notes)
         table = TableSheet(workbook, fmts, STATEMENT, COLUMNS, count)
         totals: list[dict[str, Any]] = []
         if table_exists(con, "prepaid_balances"):
             sql = f"""
-                select b.*, n.account_name
+                select b.*, {display_name("n", "b.account_id")} as account_name
                 from (select * from main.prepaid_balances where period = ?) b
                 left join {account_names_sql(con)} n on n.account_id = b.account_id
                 order by b.account_id
@@ -166,7 +167,7 @@ def write_prepaid(
                 [period],
             )
         table.finish()
-        ws = summary_sheet(workbook, TOTALS, (12, 10, *(16,) * len(TOTAL_COLUMNS)))
+        ws = summary_sheet(workbook, fmts, TOTALS, (12, 10, *(16,) * len(TOTAL_COLUMNS)))
         rows = []
         for index, item in enumerate(totals):
             r = index + 2
