@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, default=None, help="reconciliation date, YYYY-MM-DD (today)"
     )
     close.add_argument(
+        "--paper", choices=("letter", "a4"), default="letter", help="workbook paper size (letter)"
+    )
+    close.add_argument(
         "--no-prefect",
         action="store_true",
         help="run the same steps without Prefect (no run history; for quick local checks)",
@@ -121,7 +124,9 @@ def _close(args: argparse.Namespace) -> int:
         if args.no_prefect:
             from closebook.pipeline import close_period
 
-            result = close_period(args.period, args.input, args.warehouse, args.reports, args.as_of)
+            result = close_period(
+                args.period, args.input, args.warehouse, args.reports, args.as_of, args.paper
+            )
         else:
             from closebook.flows.close_flow import close_flow
 
@@ -131,6 +136,7 @@ def _close(args: argparse.Namespace) -> int:
                 warehouse=str(args.warehouse),
                 reports_dir=str(args.reports),
                 as_of=args.as_of.isoformat() if args.as_of else None,
+                paper=args.paper,
             )
     except (LoadError, CloseFailed, WarehouseBusy) as error:
         print(f"closebook: error: {error}", file=sys.stderr)

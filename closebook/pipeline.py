@@ -45,6 +45,9 @@ class CloseContext:
     reports_dir: Path
     as_of: date
     started_at: datetime
+    paper: str = "letter"  # the workbooks' paper size: letter or a4
+    # GL account per journal line: closebook.toml [gl_accounts] beside the exports
+    gl_accounts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -54,8 +57,21 @@ class CloseContext:
         warehouse: Path,
         reports_dir: Path,
         as_of: date | None = None,
+        paper: str = "letter",
     ) -> CloseContext:
+        """The close's context; reads `closebook.toml` from the input folder, if there is one.
+
+        A bad config stops the close here, before anything is written.
+        """
+        from closebook.workbooks.journal import CONFIG_NAME, ConfigError, load_gl_accounts
+
         now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+        try:
+            gl_accounts = load_gl_accounts(Path(input_dir) / CONFIG_NAME)
+        except ConfigError as error:
+            raise CloseFailed(str(error)) from None
+        if paper not in ("letter", "a4"):
+            raise CloseFailed(f"paper must be letter or a4, not {paper!r}")
         return cls(
             ClosePeriod.parse(period),
             Path(input_dir),
@@ -63,6 +79,8 @@ class CloseContext:
             Path(reports_dir),
             as_of or now.date(),
             now,
+            paper,
+            gl_accounts,
         )
 
     @property
@@ -208,10 +226,12 @@ def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | Non
         as_of=ctx.as_of,
         validation_status=validation_status,
         report_link=str(report) if report else None,
+        paper=ctx.paper,
+        gl_accounts=ctx.gl_accounts,
     )
     with connect(ctx.warehouse) as con:
         paths = write_workbooks(con, ctx.period.period, ctx.reports_dir, info)
-        problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir, full=False)
+        problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir)
         # The workbooks exist only after publish: their check joins the period's
         # published validation results (and the report) there.
         record_external_check(
@@ -338,9 +358,10 @@ def close_period(
     warehouse: Path,
     reports_dir: Path,
     as_of: date | None = None,
+    paper: str = "letter",
 ) -> CloseResult:
     """Run a whole close without Prefect (tests, benchmark); same steps as the flow."""
-    ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of)
+    ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of, paper)
     seconds: dict[str, float] = {}
 
     def timed(name: str, func, *args):  # noqa: ANN001, ANN202 - tiny local helper

@@ -117,6 +117,7 @@ def close_flow(
     warehouse: str = "data/warehouse.duckdb",
     reports_dir: str = "reports",
     as_of: str | None = None,
+    paper: str = "letter",
 ) -> CloseResult:
     """Close one month; with no period, the month before today (the scheduled run)."""
     ctx = CloseContext.create(
@@ -125,6 +126,7 @@ def close_flow(
         Path(warehouse),
         Path(reports_dir),
         date.fromisoformat(as_of) if as_of else None,
+        paper,
     )
     with warehouse_lock(ctx.warehouse):
         load_exports_task(ctx)

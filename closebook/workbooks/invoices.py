@@ -188,7 +188,9 @@ def _register_row(
     text = fmts.text(held)
     money = fmts.money(invoice["currency"], held)
     if line_sum is not None:
-        formula = keyed_total(lines, "Amount", [("Invoice number", "$A{r}")], plain=plain)
+        formula = keyed_total(
+            lines, "Amount", [("Invoice number", "$A{r}")], plain=plain, planned=True
+        )
         total: Cell = Formula("=" + formula, line_sum, money)
     else:
         total = Number(invoice["total"], money)

@@ -158,6 +158,17 @@ class CurrencyFigures:
         return sum(self.by_type.values(), Decimal(0))
 
 
+def journal_line_amount(fig: CurrencyFigures, line: str) -> Decimal | None:
+    """The warehouse's figure for a journal line, by its label (None: not a journal line)."""
+    amounts = {
+        "Accounts receivable": fig.receivable,
+        "Customer prepayments released": fig.drawdown,
+        "Revenue: prepaid usage from balances": fig.drawdown,
+    }
+    amounts.update({label: fig.by_type[code] for code, label, _ in REVENUE_LINES})
+    return amounts.get(line)
+
+
 def journal_figures(con: duckdb.DuckDBPyConnection, period: str) -> list[CurrencyFigures]:
     """Per currency: issued totals by invoice type, and the prepaid drawdown (warehouse)."""
     by_type: dict[str, dict[str, Decimal]] = {}

@@ -501,24 +501,33 @@ class TableSheet:
             part.worksheet.autofilter(part.header, 0, part.header + max(part.rows, 1), last_col)
 
 
-def sumifs(table: TableSheet, sum_header: str, criteria: Sequence[tuple[str, str]]) -> str:
-    """SUMIFS over every part of a table, added up: criteria are (header, expression)."""
+def sumifs(
+    table: TableSheet,
+    sum_header: str,
+    criteria: Sequence[tuple[str, str]],
+    planned: bool = False,
+) -> str:
+    """SUMIFS over every part of a table, added up: criteria are (header, expression).
+
+    `planned`: over the ranges the table will have when complete (for a cell
+    written while the table is still being appended to).
+    """
     terms = []
-    for index, sum_range in enumerate(table.ranges(sum_header)):
+    for index, sum_range in enumerate(table.ranges(sum_header, planned)):
         args = [sum_range]
         for header, expression in criteria:
-            args += [table.ranges(header)[index], expression]
+            args += [table.ranges(header, planned)[index], expression]
         terms.append("SUMIFS(" + ",".join(args) + ")")
     return "+".join(terms)
 
 
-def countifs(table: TableSheet, criteria: Sequence[tuple[str, str]]) -> str:
+def countifs(table: TableSheet, criteria: Sequence[tuple[str, str]], planned: bool = False) -> str:
     """COUNTIFS over every part of a table, added up."""
     terms = []
     for index in range(len(table.parts)):
         args: list[str] = []
         for header, expression in criteria:
-            args += [table.ranges(header)[index], expression]
+            args += [table.ranges(header, planned)[index], expression]
         terms.append("COUNTIFS(" + ",".join(args) + ")")
     return "+".join(terms)
 
@@ -657,26 +666,32 @@ def keyed_total(
     keys: Sequence[tuple[str, str]],
     conditions: Sequence[tuple[str, str]] = (),
     plain: bool = True,
+    planned: bool = False,
 ) -> str:
     """Sum (or count, `sum_header` None) of the rows of every part of `table` with these keys.
 
     `keys` are (header, cell reference holding the key), `conditions` are
     (header, numeric criterion such as ">0"). With `plain` the keys go into
     SUMIFS/COUNTIFS; otherwise each is compared with EXACT in a SUMPRODUCT.
+    `planned` as in `sumifs`.
     """
     if plain:
         criteria = [*keys, *((header, f'"{op}"') for header, op in conditions)]
         if sum_header is None:
-            return countifs(table, criteria)
-        return sumifs(table, sum_header, criteria)
+            return countifs(table, criteria, planned)
+        return sumifs(table, sum_header, criteria, planned)
+
+    def ranges(header: str) -> list[str]:
+        return table.ranges(header, planned)
+
     terms = []
     for index in range(len(table.parts)):
-        factors = [f"EXACT({table.ranges(h)[index]},{ref})" for h, ref in keys]
-        factors += [f"({table.ranges(h)[index]}{op})" for h, op in conditions]
+        factors = [f"EXACT({ranges(h)[index]},{ref})" for h, ref in keys]
+        factors += [f"({ranges(h)[index]}{op})" for h, op in conditions]
         product = "*".join(f"({factor})" for factor in factors)
         if sum_header is None:
             product = "1*" + product  # TRUE/FALSE to 1/0, so SUMPRODUCT counts them
         else:
-            product += "*" + table.ranges(sum_header)[index]
+            product += "*" + ranges(sum_header)[index]
         terms.append(f"SUMPRODUCT({product})")
     return "+".join(terms)
