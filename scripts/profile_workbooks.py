@@ -5,8 +5,9 @@
     .venv/bin/python scripts/profile_workbooks.py /tmp/w10k.duckdb --libreoffice
 
 Prints seconds per workbook written, for the close's check (`verify_workbooks`:
-covers and totals) and the tests' full check (`tests/workbook_verify.verify_full`), and with `--libreoffice` how long one headless LibreOffice takes
-to open, recalculate and save reconciliation.xlsx (the accountant's wait).
+covers and totals) and the tests' full check (`tests/workbook_verify.py`), and
+with `--libreoffice` how long one headless LibreOffice takes to open,
+recalculate and save reconciliation.xlsx (the accountant's wait).
 The warehouse is opened read-only; workbooks go to a temporary folder unless
 `--out` is given.
 """
