@@ -65,6 +65,7 @@ REVENUE_LINES = (
     ("prepaid_shortfall", "Revenue: prepaid shortfall invoices", "revenue_prepaid_shortfall"),
 )
 HEADERS = ("Currency", "Entry", "Line", "GL account", "Debit", "Credit")
+WIDTHS = (9, 16, 34, 36, 15, 15)
 TIES, DOES_NOT_TIE = "Ties", "Does not tie"
 DRAWDOWN_COLUMNS = (
     Column("Account id", 16),
@@ -316,7 +317,7 @@ def write_journal(
     `sources`: the register, the prepaid drawdown table, and the ranges
     (issued total, currency) of the first block of Totals by currency.
     """
-    ws = summary_sheet(workbook, fmts, JOURNAL, (9, 17, 36, 34, 16, 16))
+    ws = summary_sheet(workbook, fmts, JOURNAL, WIDTHS)
     gl = {**GL_ACCOUNT_DEFAULTS, **gl_accounts}
     ws.set_row(0, 30)
     for col, text in enumerate(HEADERS):
@@ -325,11 +326,15 @@ def write_journal(
     for fig in figures:
         rows, revenue_rows = _currency_rows(fig, row0 + 1, sources, gl, fmts)
         for cells in rows:
+            texts = [c.value for c in cells if isinstance(c, Text) and isinstance(c.value, str)]
+            if any(len(text) > WIDTHS[3] - 2 for text in texts[3:4] + texts[2:3]):
+                ws.set_row(row0, 30)  # a long GL account name or check wraps to two lines
             for col, cell in enumerate(cells):
                 _cell(ws, row0, col, cell)
             row0 += 1
         _revenue_chart(workbook, ws, fig.currency, revenue_rows)
         row0 += 1  # a blank row between currencies
+    ws.print_area(0, 0, max(row0, 1), len(HEADERS) - 1)  # the chart is for the screen
 
 
 def _cell(ws: Any, row0: int, col: int, cell: Cell) -> None:
@@ -358,4 +363,4 @@ def _revenue_chart(
     chart.set_x_axis({"num_format": money_format(currency)})
     chart.set_y_axis({"reverse": True})
     chart.set_size({"width": 480, "height": 240})
-    ws.insert_chart(first - 1, 7, chart, {"object_position": 3, "x_offset": 10})
+    ws.insert_chart(first - 1, len(HEADERS) + 1, chart, {"object_position": 3, "x_offset": 10})

@@ -99,8 +99,8 @@ AGING_COLUMNS = (
     Column("Invoice number", 30),
     Column("Account id", 16),
     Column("Account name", 26, wrap=True),
-    Column("Invoice period", 9),
-    Column("Currency", 9),
+    Column("Invoice period", 14),  # wide enough for the bucket block above it
+    Column("Currency", 14),
     Column("Billed amount", 15, numeric=True),
     Column("Paid", 14, numeric=True),
     Column("Outstanding", 15, numeric=True),

@@ -321,11 +321,13 @@ def write_cell(
 
 
 PAPER_SIZES = {"letter": 1, "a4": 9}  # XlsxWriter's paper indexes
-# Printable width of a landscape page in character-width units (the unit of
-# column widths): Letter 11 in and A4 11.69 in, less 0.8 in of margins, at
-# about 7 px (0.073 in) per unit.
-PRINTABLE_UNITS = {"letter": 140.0, "a4": 149.0}
+# Printable width of a landscape page at 100 %, in column-width units: measured
+# on LibreOffice's PDF of the sample (Letter 11 in, A4 11.69 in, less 0.8 in of
+# margins; a unit prints at about 0.1 in with its padding).
+PRINTABLE_UNITS = {"letter": 100.0, "a4": 106.0}
 MIN_PRINT_SCALE = 80  # 11 pt Calibri at 80 % prints at ~9 pt: still readable
+LINE_HEIGHT = 15  # points per line of wrapped text (11 pt Calibri)
+MAX_LINES = 8  # a row grows for wrapped text up to this many lines
 
 
 def print_scale(paper: str, width: float) -> int | None:
@@ -403,6 +405,7 @@ class TableSheet:
         # formulas use `ranges(..., planned=True)`.
         self.top = top
         self.expected_rows = expected_rows
+        self._wrap_columns = [i for i, column in enumerate(self.columns) if column.wrap]
         for _ in range(len(self._planned_rows())):
             self._new_part()
         if preamble is not None:
@@ -459,15 +462,24 @@ class TableSheet:
             part = self.parts[self._current]
         return Location(part.name, part.header + part.rows + 2)
 
-    def wrap(self, col: int) -> bool:
-        """Whether column `col` holds long text that wraps."""
-        return self.columns[col].wrap
-
     def append(self, cells: Sequence[Cell]) -> Location:
-        """Write one row; `{r}` in formulas becomes the row's Excel number."""
+        """Write one row; `{r}` in formulas becomes the row's Excel number.
+
+        A row whose wrapped text needs more than one line is made that tall
+        (spreadsheets do not grow rows on open, so long reasons would be cut).
+        """
         location = self.next_location()
         part = self.parts[self._current]
         row0 = location.row - 1
+        lines = 1
+        for col in self._wrap_columns:
+            cell = cells[col] if col < len(cells) else None
+            if cell is not None and type(cell.value) is str:
+                width = self.columns[col].width - 1
+                needed = sum(-(-max(len(piece), 1) // width) for piece in cell.value.split("\n"))
+                lines = max(lines, needed)
+        if lines > 1:
+            part.worksheet.set_row(row0, LINE_HEIGHT * min(lines, MAX_LINES))
         for col, cell in enumerate(cells):
             write_cell(part.worksheet, row0, col, cell, location.row)
         part.rows += 1
@@ -498,7 +510,10 @@ class TableSheet:
         """Autofilter over each part's rows (set last: the extent is known now)."""
         last_col = len(self.columns) - 1
         for part in self.parts:
-            part.worksheet.autofilter(part.header, 0, part.header + max(part.rows, 1), last_col)
+            last_row = part.header + max(part.rows, 1)
+            part.worksheet.autofilter(part.header, 0, last_row, last_col)
+            # Charts beside a table are for the screen; the printout is the table.
+            part.worksheet.print_area(0, 0, last_row, last_col)
 
 
 def sumifs(
