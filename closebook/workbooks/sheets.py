@@ -328,6 +328,7 @@ PRINTABLE_UNITS = {"letter": 100.0, "a4": 106.0}
 MIN_PRINT_SCALE = 80  # 11 pt Calibri at 80 % prints at ~9 pt: still readable
 LINE_HEIGHT = 15  # points per line of wrapped text (11 pt Calibri)
 MAX_LINES = 8  # a row grows for wrapped text up to this many lines
+CHARS_PER_UNIT = 1.15  # average characters of proportional text per column-width unit
 
 
 def print_scale(paper: str, width: float) -> int | None:
@@ -475,7 +476,7 @@ class TableSheet:
         for col in self._wrap_columns:
             cell = cells[col] if col < len(cells) else None
             if cell is not None and type(cell.value) is str:
-                width = self.columns[col].width - 1
+                width = int(self.columns[col].width * CHARS_PER_UNIT)
                 needed = sum(-(-max(len(piece), 1) // width) for piece in cell.value.split("\n"))
                 lines = max(lines, needed)
         if lines > 1:
