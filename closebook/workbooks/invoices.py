@@ -1,9 +1,11 @@
-"""invoices.xlsx: the register accountants send from, and the lines behind it.
+"""invoices.xlsx: the register accountants send from, the lines behind it, and the journal.
 
-Sheets: Cover, Invoice register (one row per invoice; total = SUM over its
-lines), Invoice lines (amount = ROUND(quantity x unit price), or for license
-lines ROUND(days x unit price / days in month)), License days (the licenses
-behind each license line), Totals by currency, Rejected rows.
+Sheets: Cover, Invoice register (one row per invoice; total = SUMIFS over its
+lines by invoice number), Invoice lines (amount = ROUND(quantity x unit
+price), or for license lines ROUND(days x unit price / days in month)),
+License days (the licenses behind each license line), Totals by currency,
+Prepaid drawdown and Journal (journal.py: what to post to the GL), Rejected
+rows.
 """
 
 from __future__ import annotations
