@@ -45,7 +45,7 @@ OVERAGE = "Accounts over contract"
 TOTALS = "Totals by currency"
 COLUMNS = (
     Column("Account id", 16),
-    Column("Account name", 28),
+    Column("Account name", 28, wrap=True),
     Column("Metric", 9),
     Column("Contracted", 11, numeric=True),
     Column("High-water mark", 11, numeric=True),
@@ -85,7 +85,7 @@ def _row(item: dict, fmts: Formats) -> list[Cell]:
         amount_cell = Number(amount, money)
     return [
         Text(item["account_id"], fmts.text()),
-        Text(item["account_name"], fmts.text()),
+        Text(item["account_name"], fmts.text(wrap=True)),
         Text(item["metric"], fmts.text()),
         Number(contracted, integer),
         Number(hwm, integer),

@@ -47,7 +47,7 @@ TOTALS = "Totals by currency"
 PREPAY_MONTHS = (12, 24, 36)
 COLUMNS = (
     Column("Account id", 16),
-    Column("Account name", 26),
+    Column("Account name", 26, wrap=True),
     Column("Currency", 9),
     Column("Opening balance", 15, numeric=True),
     Column("Credits", 14, numeric=True),
@@ -109,7 +109,7 @@ def _row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
     drawdown = min(max(available, Decimal(0)), charge)
     cells: list[Cell] = [
         Text(item["account_id"], fmts.text()),
-        Text(item["account_name"], fmts.text()),
+        Text(item["account_name"], fmts.text(wrap=True)),
         Text(cur, fmts.text()),
         Number(opening, money),
         Number(credits, money),
