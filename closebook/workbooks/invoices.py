@@ -94,7 +94,7 @@ LINE_COLUMNS = (
 )
 LICENSE_COLUMNS = (
     Column("Account id", 16),
-    Column("Account name", 28),
+    Column("Account name", 28, wrap=True),
     Column("Product", 22),
     Column("License id", 24),
     Column("Days", 8, numeric=True),
