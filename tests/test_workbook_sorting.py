@@ -6,7 +6,8 @@ way Excel and LibreOffice do (whole rows of the table move; a reference to a
 cell of the same row follows its row, `=ROUND(F7*G7,2)` on row 7 becoming
 `=ROUND(F3*G3,2)` on row 3; references to other rows and other sheets stay),
 recalculates the copy in LibreOffice, and compares every formula cell of
-every sheet with the value closebook stored for it (which tests/
+every sheet with the value closebook stored for it (the hand-made fixture and
+the bundled sample, closed for real) (which tests/
 test_workbooks.py checks against the warehouse), and the totals with the
 warehouse again (`verify_workbooks`).
 
@@ -27,6 +28,7 @@ import openpyxl
 import pytest
 from openpyxl.utils.cell import range_boundaries
 
+from closebook.pipeline import close_period
 from closebook.workbooks import RunInfo, verify_workbooks, write_workbooks
 from closebook.workbooks.libreoffice import recalculate, soffice_path
 from tests.workbook_fixtures import PERIOD, build_warehouse
@@ -163,9 +165,24 @@ def sort_sheet(
     return moves
 
 
-@pytest.fixture(scope="module")
-def con() -> duckdb.DuckDBPyConnection:
-    return build_warehouse()
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module", params=["fixture", "sample"])
+def con(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> duckdb.DuckDBPyConnection:
+    """The hand-made warehouse, and the bundled sample closed 2026-08..10 (as of 2026-11-20).
+
+    The sample is the issue's case: sorting its lines changed 35 of 39 register totals.
+    """
+    if request.param == "fixture":
+        return build_warehouse()
+    folder = tmp_path_factory.mktemp("sample-close")
+    warehouse = folder / "warehouse.duckdb"
+    for period in ("2026-08", "2026-09", "2026-10"):
+        close_period(period, SAMPLE, warehouse, folder / "reports", dt.date(2026, 11, 20))
+    return duckdb.connect(str(warehouse), read_only=True)
 
 
 @pytest.fixture(scope="module")
