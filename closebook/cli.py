@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         "spills to a folder beside the warehouse instead of running out of memory",
     )
     close.add_argument(
+        "--paper", choices=("letter", "a4"), default="letter", help="workbook paper size (letter)"
+    )
+    close.add_argument(
         "--no-prefect",
         action="store_true",
         help="run the same steps without Prefect (no run history; for quick local checks)",
@@ -192,6 +195,7 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
             args.as_of,
             progress=reporter,
             memory_limit=args.memory_limit,
+            paper=args.paper,
         )
         print("\n".join(result.summary_lines()))
         return result.exit_code
@@ -206,6 +210,7 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
                 args.as_of,
                 progress=reporter,
                 memory_limit=args.memory_limit,
+                paper=args.paper,
             )
         except Exception as error:  # noqa: BLE001 - one line, naming the month
             print(f"closebook: error: {period}: {one_line_error(error)}", file=sys.stderr)
@@ -227,6 +232,7 @@ def _close_with_prefect(args: argparse.Namespace) -> int:
         "reports_dir": str(args.reports),
         "as_of": args.as_of.isoformat() if args.as_of else None,
         "memory_limit": args.memory_limit,
+        "paper": args.paper,
     }
     if args.through is None:
         result = close_flow(period=args.period, **paths)

@@ -48,6 +48,9 @@ class CloseContext:
     as_of: date
     started_at: datetime
     memory_limit: int = field(default_factory=lambda: memory_limit_bytes(None))
+    paper: str = "letter"  # the workbooks' paper size: letter or a4
+    # GL account per journal line: closebook.toml [gl_accounts] beside the exports
+    gl_accounts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -58,9 +61,22 @@ class CloseContext:
         reports_dir: Path,
         as_of: date | None = None,
         memory_limit: str | None = None,
+        paper: str = "letter",
     ) -> CloseContext:
-        """memory_limit: DuckDB's budget (`4GiB`, `50%`); None = half of physical RAM."""
+        """The close's context; reads `closebook.toml` from the input folder, if there is one.
+
+        memory_limit: DuckDB's budget (`4GiB`, `50%`); None = half of physical RAM.
+        A bad config stops the close here, before anything is written.
+        """
+        from closebook.workbooks.journal import CONFIG_NAME, ConfigError, load_gl_accounts
+
         now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+        try:
+            gl_accounts = load_gl_accounts(Path(input_dir) / CONFIG_NAME)
+        except ConfigError as error:
+            raise CloseFailed(str(error)) from None
+        if paper not in ("letter", "a4"):
+            raise CloseFailed(f"paper must be letter or a4, not {paper!r}")
         return cls(
             ClosePeriod.parse(period),
             Path(input_dir),
@@ -69,6 +85,8 @@ class CloseContext:
             as_of or now.date(),
             now,
             memory_limit_bytes(memory_limit),
+            paper,
+            gl_accounts,
         )
 
     @property
@@ -245,6 +263,8 @@ def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | Non
         as_of=ctx.as_of,
         validation_status=validation_status,
         report_link=str(report) if report else None,
+        paper=ctx.paper,
+        gl_accounts=ctx.gl_accounts,
     )
     paths = write_workbooks_in_parallel(
         ctx.warehouse,
@@ -255,7 +275,7 @@ def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | Non
         memory_limit=ctx.memory_limit,
     )
     with connect(ctx.warehouse, ctx.memory_limit) as con:
-        problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir, full=False)
+        problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir)
         # The workbooks exist only after publish: their check joins the period's
         # published validation results (and the report) there.
         record_external_check(
@@ -435,9 +455,10 @@ def close_period(
     as_of: date | None = None,
     progress: Reporter | None = None,
     memory_limit: str | None = None,
+    paper: str = "letter",
 ) -> CloseResult:
     """Run a whole close without Prefect (tests, benchmark); same steps as the flow."""
-    ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of, memory_limit)
+    ctx = CloseContext.create(period, input_dir, warehouse, reports_dir, as_of, memory_limit, paper)
     seconds: dict[str, float] = {}
 
     def timed(name: str, func, *args):  # noqa: ANN001, ANN202 - tiny local helper

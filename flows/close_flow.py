@@ -231,6 +231,7 @@ def close_flow(
     reports_dir: str = "reports",
     as_of: str | None = None,
     memory_limit: str | None = None,
+    paper: str = "letter",
 ) -> CloseResult:
     """Close one month; with no period, the month before today (the scheduled run).
 
@@ -245,6 +246,7 @@ def close_flow(
         Path(reports_dir),
         date.fromisoformat(as_of) if as_of else None,
         memory_limit,
+        paper,
     )
     _announce(f"flow run close-{ctx.period.period}")
     get_run_logger().info(
@@ -295,6 +297,7 @@ def backfill_flow(
     reports_dir: str = "reports",
     as_of: str | None = None,
     memory_limit: str | None = None,
+    paper: str = "letter",
 ) -> Backfill:
     """Close `period` through `through` in order, each month a `monthly-close` subflow.
 
@@ -314,6 +317,7 @@ def backfill_flow(
                 reports_dir=reports_dir,
                 as_of=as_of,
                 memory_limit=memory_limit,
+                paper=paper,
             )
         except Exception as error:  # noqa: BLE001 - the month's own run keeps the traceback
             backfill.failed_period = month

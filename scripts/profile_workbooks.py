@@ -4,9 +4,10 @@
     .venv/bin/python scripts/profile_workbooks.py /tmp/w10k.duckdb --profile write
     .venv/bin/python scripts/profile_workbooks.py /tmp/w10k.duckdb --libreoffice
 
-Prints seconds per workbook written, for `verify_workbooks(full=False)` and
-`full=True`, and with `--libreoffice` how long one headless LibreOffice takes
-to open, recalculate and save reconciliation.xlsx (the accountant's wait).
+Prints seconds per workbook written, for the close's check (`verify_workbooks`:
+covers and totals) and the tests' full check (`tests/workbook_verify.py`), and
+with `--libreoffice` how long one headless LibreOffice takes to open,
+recalculate and save reconciliation.xlsx (the accountant's wait).
 The warehouse is opened read-only; workbooks go to a temporary folder unless
 `--out` is given.
 """
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from closebook.workbooks import WORKBOOKS, RunInfo, verify_workbooks  # noqa: E402
 from closebook.workbooks.libreoffice import recalculate  # noqa: E402
+from tests.workbook_verify import verify_full  # noqa: E402  (the full check is test code)
 
 
 def main() -> int:
@@ -66,7 +68,8 @@ def main() -> int:
                 if profiler and args.profile == "verify" and full:
                     profiler.enable()
                 start = time.perf_counter()
-                problems = verify_workbooks(con, args.period, out, full=full)
+                check = verify_full if full else verify_workbooks
+                problems = check(con, args.period, out)
                 seconds = time.perf_counter() - start
                 if profiler and args.profile == "verify" and full:
                     profiler.disable()

@@ -75,6 +75,13 @@ create table main.rejected_rows (
 create table main.load_counts (
     period varchar, file varchar, rows_read bigint, accepted bigint, duplicates bigint,
     rejected bigint);
+create table main.ar_aging (
+    period varchar, invoice_number varchar, account_id varchar, invoice_period varchar,
+    currency varchar, billed_amount decimal(18,2), paid_amount decimal(18,2),
+    outstanding decimal(18,2), due_date date, days_overdue integer, aging_bucket varchar);
+create table main.accounts (
+    period varchar, account_id varchar, account_name varchar, billing_model varchar,
+    currency varchar);
 create table main.input_files (
     period varchar, file varchar, path varchar, format varchar, bytes bigint, sha256 varchar);
 """
@@ -392,13 +399,13 @@ RECONCILIATION = [
         "A-800",
         "USD",
     ),
-    (
+    (  # held by closebook, yet billed and paid: matched, and on the exceptions sheet
         _inv("A-800", "overage"),
-        "amount_mismatch",
+        "matched",
         D("6172.84"),
-        D("6000.00"),
-        D("172.84"),
-        D("6000.00"),
+        D("6172.84"),
+        D("0.00"),
+        D("6172.84"),
         D("0.00"),
         0,
         "current",
@@ -419,6 +426,103 @@ RECONCILIATION = [
         "USD",
     ),
 ]
+
+# Receivables as of 2026-11-20 (contract 3.1), every period up to 2026-10:
+# invoice, account, invoice period, currency, billed, paid, due date, days overdue, bucket
+# (outstanding = billed - paid; days = as-of - due date)
+AR_AGING = [
+    ("2026-10-A-100-OVERAGE", "A-100", "2026-10", "USD", D("20.00"), D("0.00"), DUE, 0, "current"),
+    ("2026-10-A-800-BASE", "A-800", "2026-10", "USD", D("12345.68"), D("0"), DUE, 0, "current"),
+    ("2026-10-P-500-PREPAID", "P-500", "2026-10", "USD", D("4.10"), D("0.00"), DUE, 0, "current"),
+    ("2026-10-Z-999-BASE", "Z-999", "2026-10", "USD", D("300.00"), D("50.00"), DUE, 0, "current"),
+    # due 2026-11-02: 18 days before 2026-11-20
+    (
+        "2026-09-A-100-OVERAGE",
+        "A-100",
+        "2026-09",
+        "USD",
+        D("599.99"),
+        D("100.00"),
+        dt.date(2026, 11, 2),
+        18,
+        "1-30",
+    ),
+    (
+        "2026-09-J-900-OVERAGE",
+        "J-900",
+        "2026-09",
+        "JPY",
+        D("3704"),
+        D("0"),
+        dt.date(2026, 11, 2),
+        18,
+        "1-30",
+    ),
+    # due 2026-10-03: 28 + 20 = 48 days
+    (
+        "2026-08-J-900-BASE",
+        "J-900",
+        "2026-08",
+        "JPY",
+        D("6173"),
+        D("0"),
+        dt.date(2026, 10, 3),
+        48,
+        "31-60",
+    ),
+    (
+        "2026-08-A-700-BASE",
+        "A-700",
+        "2026-08",
+        "AUD",
+        D("2.69"),
+        D("5.00"),
+        dt.date(2026, 10, 3),
+        0,
+        "credit",
+    ),  # overpaid: -2.31, a credit
+    # due 2026-09-02: 28 + 31 + 20 = 79 days
+    (
+        "2026-07-A-800-OVERAGE",
+        "A-800",
+        "2026-07",
+        "USD",
+        D("100.00"),
+        D("0.00"),
+        dt.date(2026, 9, 2),
+        79,
+        "61-90",
+    ),
+    # due 2026-08-02: 29 + 30 + 31 + 20 = 110 days
+    (
+        "2026-06-A-100-BASE",
+        "A-100",
+        "2026-06",
+        "USD",
+        D("50.00"),
+        D("0.00"),
+        dt.date(2026, 8, 2),
+        110,
+        "90+",
+    ),
+]
+# By currency and bucket, by hand:
+# USD current 20.00 + 12345.68 + 4.10 + 250.00 = 12619.78;
+#     1-30 599.99 - 100.00 = 499.99; 61-90 100.00; 90+ 50.00; total 13269.77
+# JPY 1-30 3704, 31-60 6173, total 9877; AUD credit 2.69 - 5.00 = -2.31
+
+# account_id, name, model, currency (the accepted accounts rows of the close)
+ACCOUNTS = [
+    ("A-100", "Acme Corp", "hwm", "USD"),
+    ("A-200", INJECTIONS[0], "hwm", "EUR"),
+    ("J-300", "Tokyo KK", "license_day", "JPY"),
+    ("P-400", "Leeds & Sons <Ltd>", "prepaid", "GBP"),  # no invoice this period
+    ("P-500", "-2+3", "prepaid", "USD"),
+    ("P-600", "", "prepaid", "CAD"),  # blank name in the input
+    ("A-700", INJECTIONS[4], "hwm", "AUD"),
+    ("A-800", INJECTIONS[1], "hwm", "USD"),
+    ("J-900", "Nagoya GK", "hwm", "JPY"),
+]  # Z-999 (billed by the billing system) is not an account of ours
 
 REJECTED = [
     (
@@ -522,6 +626,32 @@ def build_warehouse(
     insert(
         "reconciliation",
         [(PERIOD, *row[:10], row[10], DUE if row[9] else None) for row in RECONCILIATION],
+    )
+    insert(
+        "ar_aging",
+        [
+            (PERIOD, inv, acct, inv_period, cur, billed, paid, billed - paid, due, days, bucket)
+            for inv, acct, inv_period, cur, billed, paid, due, days, bucket in AR_AGING
+        ]
+        + [
+            (
+                OTHER_PERIOD,
+                "2026-09-A-100-BASE",
+                "A-100",
+                "2026-09",
+                "USD",
+                D("999.99"),
+                D("0"),
+                D("999.99"),
+                dt.date(2026, 11, 2),
+                0,
+                "current",
+            )
+        ],
+    )
+    insert(
+        "accounts",
+        [(PERIOD, *row) for row in ACCOUNTS] + [(OTHER_PERIOD, "A-100", "Old name", "hwm", "USD")],
     )
     insert(
         "rejected_rows",

@@ -56,7 +56,7 @@ def write_cover(
     ws.set_column(1, 1, 22)
     ws.set_column(2, 6, 12)
     ws.set_column(7, 7, 68)
-    set_print_setup(ws, repeat_header=False)
+    set_print_setup(ws, fmts.paper, repeat_header=False, width=26 + 22 + 5 * 12 + 68)
     ws.hide_gridlines(2)
 
     row = 0

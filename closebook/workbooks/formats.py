@@ -44,12 +44,14 @@ def money_format(currency: str | None, decimals: int | None = None) -> str:
 
     The ISO code rather than a symbol: USD, CAD and AUD all write `$`, and an
     accountant forwarding a workbook should not have to guess which.
+    Negative amounts are in accounting style, in parentheses: `USD (1,234.50)`;
+    positive ones leave the width of the `)` blank (`_)`) so digits line up.
     """
     places = minor_unit(currency) if decimals is None else decimals
     number = _number_pattern(places)
     if currency in MINOR_UNITS:
-        return f'"{currency} "{number};"{currency} -"{number}'
-    return f"{number};-{number}"
+        return f'"{currency} "{number}_);"{currency} "({number})'
+    return f"{number}_);({number})"
 
 
 def price_decimals(price: Decimal | None, currency: str | None) -> int:
@@ -65,8 +67,9 @@ def price_decimals(price: Decimal | None, currency: str | None) -> int:
 class Formats:
     """Creates each distinct cell format once per workbook and hands it out."""
 
-    def __init__(self, workbook: xlsxwriter.workbook.Workbook) -> None:
+    def __init__(self, workbook: xlsxwriter.workbook.Workbook, paper: str = "letter") -> None:
         self._workbook = workbook
+        self.paper = paper  # "letter" or "a4": every sheet's print setup
         self._cache: dict[tuple[Any, ...], xlsxwriter.format.Format] = {}
         self._price_places: dict[tuple[str | None, Decimal | None], int] = {}
 
@@ -96,8 +99,12 @@ class Formats:
         """A one-off look (e.g. a left-aligned date on the Cover)."""
         return self._get(("custom", *sorted(props.items())), lambda: props)
 
-    def text(self, highlight: bool = False) -> xlsxwriter.format.Format:
-        return self._get(("text", highlight), lambda: self._props({}, highlight))
+    def text(self, highlight: bool = False, wrap: bool = False) -> xlsxwriter.format.Format:
+        """Text; `wrap` for long free text (reasons, descriptions) so none is cut off."""
+        return self._get(
+            ("text", highlight, wrap),
+            lambda: self._props({"text_wrap": True} if wrap else {}, highlight),
+        )
 
     def integer(self, highlight: bool = False) -> xlsxwriter.format.Format:
         return self._get(

@@ -1,9 +1,11 @@
-"""invoices.xlsx: the register accountants send from, and the lines behind it.
+"""invoices.xlsx: the register accountants send from, the lines behind it, and the journal.
 
-Sheets: Cover, Invoice register (one row per invoice; total = SUM over its
-lines), Invoice lines (amount = ROUND(quantity x unit price), or for license
-lines ROUND(days x unit price / days in month)), License days (the licenses
-behind each license line), Totals by currency, Rejected rows.
+Sheets: Cover, Invoice register (one row per invoice; total = SUMIFS over its
+lines by invoice number), Invoice lines (amount = ROUND(quantity x unit
+price), or for license lines ROUND(days x unit price / days in month)),
+License days (the licenses behind each license line), Totals by currency,
+Prepaid drawdown and Journal (journal.py: what to post to the GL), Rejected
+rows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import duckdb
 
 from .cover import document_properties, write_cover
 from .formats import Formats, minor_unit, quantize
+from .journal import DRAWDOWN, DRAWDOWN_COLUMNS, journal_figures, write_drawdown, write_journal
 from .sheets import (
     Cell,
     Column,
@@ -27,7 +30,9 @@ from .sheets import (
     Text,
     atomic_workbook,
     countifs,
-    sum_ranges,
+    keyed_total,
+    plain_key,
+    quote_sheet,
     sumifs,
     summary_sheet,
     write_block,
@@ -35,7 +40,9 @@ from .sheets import (
 from .warehouse import (
     RunInfo,
     account_names_sql,
+    case_collisions,
     count_rows,
+    display_name,
     fetch,
     load_cover_facts,
     stream,
@@ -52,24 +59,34 @@ REJECTED = "Rejected rows"
 REGISTER_COLUMNS = (
     Column("Invoice number", 30),
     Column("Account id", 16),
-    Column("Account name", 28),
-    Column("Invoice type", 16),
+    Column("Account name", 26, wrap=True),
+    Column("Invoice type", 15),
+    Column("Type code", 14),
     Column("Currency", 9),
     Column("Total", 16, numeric=True),
-    Column("Status", 9),
-    Column("Hold reason", 40),
-    Column("Payment action", 14),
-    Column("Issuing paused", 10),
+    Column("Status", 8),
+    Column("Hold reason", 34, wrap=True),
+    Column("Payment action", 13),
+    Column("Action code", 12),
+    Column("Issuing paused", 9),
     Column("Invoice date", 12, numeric=True),
     Column("Due date", 12, numeric=True),
-    Column("Billing email", 28),
+    Column("Billing email", 26, wrap=True),
 )
+# The label a person reads, beside the code (kept to filter on, as in the warehouse).
+TYPE_LABELS = {
+    "base": "Base",
+    "overage": "Overage",
+    "license_days": "License days",
+    "prepaid_shortfall": "Prepaid shortfall",
+}
+ACTION_LABELS = {"autopay": "Autopay", "send_invoice": "Send invoice"}
 LINE_COLUMNS = (
     Column("Invoice number", 30),
     Column("Line", 6, numeric=True),
     Column("Invoice type", 16),
     Column("Currency", 9),
-    Column("Description", 48),
+    Column("Description", 44, wrap=True),
     Column("Quantity", 10, numeric=True),
     Column("Unit price", 14, numeric=True),
     Column("Days in month", 9, numeric=True),
@@ -77,7 +94,7 @@ LINE_COLUMNS = (
 )
 LICENSE_COLUMNS = (
     Column("Account id", 16),
-    Column("Account name", 28),
+    Column("Account name", 28, wrap=True),
     Column("Product", 22),
     Column("License id", 24),
     Column("Days", 8, numeric=True),
@@ -86,8 +103,8 @@ REJECTED_COLUMNS = (
     Column("Input file", 22),
     Column("Line", 8, numeric=True),
     Column("Account id", 16),
-    Column("Reason", 48),
-    Column("Row as read", 70),
+    Column("Reason", 44, wrap=True),
+    Column("Row as read", 60, wrap=True),
 )
 TOTAL_HEADERS = (
     "Currency",
@@ -99,7 +116,7 @@ TOTAL_HEADERS = (
     "Held total",
     "Lines total",
 )
-TYPE_TOTAL_HEADERS = ("Currency", "Invoice type", "Invoices", "Total", "Issued total", "Held total")
+TYPE_TOTAL_HEADERS = ("Currency", "Type code", "Invoices", "Total", "Issued total", "Held total")
 
 
 def days_in_month(period: str) -> int:
@@ -144,42 +161,60 @@ def _invoice_query(con: duckdb.DuckDBPyConnection) -> str | None:
         lines as ({lines})
         select coalesce(inv.invoice_number, lines.invoice_number) as invoice_number,
                inv.invoice_number is not null as has_invoice,
-               inv.account_id, inv.account_name, inv.billing_email, inv.invoice_type,
+               inv.account_id, {display_name("n", "inv.account_id")} as account_name,
+               inv.billing_email, inv.invoice_type,
                inv.currency, inv.total, inv.invoice_date, inv.due_date, inv.payment_action,
                inv.status, inv.hold_reason, inv.issuing_paused,
                lines.invoice_number is not null as has_line,
                lines.line_no, lines.description, lines.quantity, lines.unit_price, lines.amount
         from inv full outer join lines on inv.invoice_number = lines.invoice_number
+        left join {account_names_sql(con)} n on n.account_id = inv.account_id
         order by 1, lines.line_no nulls first, lines.description, lines.quantity,
                  lines.unit_price, lines.amount
     """
 
 
 def _register_row(
-    invoice: dict[str, Any], fmts: Formats, pieces: list[tuple[str, int, int]], line_sum: Decimal
+    invoice: dict[str, Any],
+    fmts: Formats,
+    lines: TableSheet,
+    line_sum: Decimal | None,
+    plain: bool,
 ) -> list[Cell]:
+    """A register row; its total adds up the invoice's lines found by invoice number.
+
+    Keyed on the invoice number (not on the lines' positions), the total stays
+    right however either sheet is sorted.
+    """
     held = invoice["status"] == "held"
     text = fmts.text(held)
     money = fmts.money(invoice["currency"], held)
-    if pieces:
-        total: Cell = Formula("=" + sum_ranges(pieces, "I"), line_sum, money)
+    if line_sum is not None:
+        formula = keyed_total(
+            lines, "Amount", [("Invoice number", "$A{r}")], plain=plain, planned=True
+        )
+        total: Cell = Formula("=" + formula, line_sum, money)
     else:
         total = Number(invoice["total"], money)
     paused = invoice["issuing_paused"]
+    wrapped = fmts.text(held, wrap=True)
+    kind, action = invoice["invoice_type"], invoice["payment_action"]
     return [
         Text(invoice["invoice_number"], text),
         Text(invoice["account_id"], text),
-        Text(invoice["account_name"], text),
-        Text(invoice["invoice_type"], text),
+        Text(invoice["account_name"], wrapped),
+        Text(TYPE_LABELS.get(kind, kind), text),
+        Text(kind, text),
         Text(invoice["currency"], text),
         total,
         Text(invoice["status"], fmts.text(held)),
-        Text(invoice["hold_reason"], text),
-        Text(invoice["payment_action"], text),
+        Text(invoice["hold_reason"], wrapped),
+        Text(ACTION_LABELS.get(action, action), text),
+        Text(action, text),
         Text(None if paused is None else ("yes" if paused else "no"), text),
         Date(invoice["invoice_date"], fmts.date(held)),
         Date(invoice["due_date"], fmts.date(held)),
-        Text(invoice["billing_email"], text),
+        Text(invoice["billing_email"], wrapped),
     ]
 
 
@@ -196,39 +231,39 @@ def _write_register_and_lines(
         return
     dim = days_in_month(period)
     current: dict[str, Any] | None = None
-    pieces: list[tuple[str, int, int]] = []
-    line_sum = Decimal(0)
+    line_sum: Decimal | None = None
+    collisions = case_collisions(
+        con, "select invoice_number from main.invoices where period = ?", [period]
+    )
 
     def flush() -> None:
         if current is not None and current["has_invoice"]:
-            register.append(_register_row(current, fmts, pieces, line_sum))
+            number = current["invoice_number"]
+            plain = plain_key(number) and number not in collisions
+            register.append(_register_row(current, fmts, lines, line_sum, plain))
 
-    for row in stream(con, sql, [period, period]):
+    for row in stream(con, sql, [period, period, period]):
         if current is None or row["invoice_number"] != current["invoice_number"]:
             flush()
-            current, pieces, line_sum = row, [], Decimal(0)
+            current, line_sum = row, None
         if not row["has_line"]:
             continue
         amount_cell, uses_days = _line_amount_cell(row, fmts, dim)
         quantity = row["quantity"]
-        location = lines.append(
+        lines.append(
             [
                 Text(row["invoice_number"], fmts.text()),
                 Number(row["line_no"], fmts.integer()),
-                Text(row["invoice_type"], fmts.text()),
+                Text(TYPE_LABELS.get(row["invoice_type"], row["invoice_type"]), fmts.text()),
                 Text(row["currency"], fmts.text()),
-                Text(row["description"], fmts.text()),
+                Text(row["description"], fmts.text(wrap=True)),
                 Number(quantity, fmts.integer()),
                 Number(row["unit_price"], fmts.price(row["currency"], row["unit_price"])),
                 Number(dim, fmts.integer()) if uses_days else None,
                 amount_cell,
             ]
         )
-        line_sum += row["amount"] or 0
-        if pieces and pieces[-1][0] == location.sheet and pieces[-1][2] == location.row - 1:
-            pieces[-1] = (location.sheet, pieces[-1][1], location.row)
-        else:
-            pieces.append((location.sheet, location.row, location.row))
+        line_sum = (line_sum or Decimal(0)) + (row["amount"] or 0)
     flush()
 
 
@@ -238,7 +273,8 @@ def _write_license_days(
     if not table_exists(con, "license_days"):
         return
     sql = f"""
-        select d.account_id, n.account_name, d.product, d.license_id, d.days
+        select d.account_id, {display_name("n", "d.account_id")} as account_name,
+               d.product, d.license_id, d.days
         from main.license_days d
         left join {account_names_sql(con)} n on n.account_id = d.account_id
         where d.period = ?
@@ -248,7 +284,7 @@ def _write_license_days(
         table.append(
             [
                 Text(row["account_id"], fmts.text()),
-                Text(row["account_name"], fmts.text()),
+                Text(row["account_name"], fmts.text(wrap=True)),
                 Text(row["product"], fmts.text()),
                 Text(row["license_id"], fmts.text()),
                 Number(row["days"], fmts.integer()),
@@ -271,8 +307,8 @@ def _write_rejected(
                 Text(row["file"], fmts.text()),
                 Number(row["line_number"], fmts.integer()),
                 Text(row["account_id"], fmts.text()),
-                Text(row["reason"], fmts.text()),
-                Text(row["raw"], fmts.text()),
+                Text(row["reason"], fmts.text(wrap=True)),
+                Text(row["raw"], fmts.text(wrap=True)),
             ]
         )
 
@@ -284,9 +320,12 @@ def _write_totals(
     register: TableSheet,
     lines: TableSheet,
     fmts: Formats,
-) -> None:
-    """Per currency, and per currency x invoice type: COUNTIFS/SUMIFS over the register."""
-    ws = summary_sheet(workbook, TOTALS, (12, 16, *(16,) * 6))
+) -> int:
+    """Per currency, and per currency x invoice type: COUNTIFS/SUMIFS over the register.
+
+    Returns the number of currency rows (the first block, rows 2 onwards).
+    """
+    ws = summary_sheet(workbook, fmts, TOTALS, (12, 16, *(16,) * 6))
     by_currency: list[dict[str, Any]] = []
     by_type: list[dict[str, Any]] = []
     if table_exists(con, "invoices"):
@@ -355,7 +394,7 @@ def _write_totals(
     for index, item in enumerate(by_type):
         r = next_row + 2 + index
         money = fmts.money(item["currency"])
-        crit = [("Currency", f"$A{r}"), ("Invoice type", f"$B{r}")]
+        crit = [("Currency", f"$A{r}"), ("Type code", f"$B{r}")]
         type_rows.append(
             [
                 Text(item["currency"], fmts.text()),
@@ -375,6 +414,7 @@ def _write_totals(
             ]
         )
     write_block(ws, next_row, TYPE_TOTAL_HEADERS, fmts, type_rows)
+    return len(currency_rows)
 
 
 def write_invoices(
@@ -388,7 +428,7 @@ def write_invoices(
     if facts.invoices_held:
         notes.append("Held invoices are shown in red in the register and are not to be sent.")
     with atomic_workbook(path, document_properties(TITLE, run_info)) as workbook:
-        fmts = Formats(workbook)
+        fmts = Formats(workbook, run_info.paper)
         write_cover(workbook, fmts, TITLE, run_info, facts, notes)
         register = TableSheet(
             workbook, fmts, REGISTER, REGISTER_COLUMNS, count_rows(con, "invoices", period)
@@ -402,7 +442,21 @@ def write_invoices(
         license_days = TableSheet(workbook, fmts, LICENSE_DAYS, LICENSE_COLUMNS)
         _write_license_days(con, period, license_days, fmts)
         license_days.finish()
-        _write_totals(workbook, con, period, register, lines, fmts)
+        currencies = _write_totals(workbook, con, period, register, lines, fmts)
+        drawdown = TableSheet(workbook, fmts, DRAWDOWN, DRAWDOWN_COLUMNS)
+        write_drawdown(con, period, drawdown, fmts)
+        drawdown.finish()
+        issued_totals = (
+            f"{quote_sheet(TOTALS)}!$F$2:$F${currencies + 1}",
+            f"{quote_sheet(TOTALS)}!$A$2:$A${currencies + 1}",
+        )
+        write_journal(
+            workbook,
+            fmts,
+            journal_figures(con, period),
+            (register, drawdown, issued_totals),
+            run_info.gl_accounts,
+        )
         rejected = TableSheet(workbook, fmts, REJECTED, REJECTED_COLUMNS)
         _write_rejected(con, period, rejected, fmts)
         rejected.finish()

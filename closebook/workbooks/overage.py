@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
+from xlsxwriter.utility import xl_col_to_name
 
 from .cover import document_properties, write_cover
-from .formats import Formats, minor_unit, quantize
+from .formats import Formats, minor_unit, money_format, quantize
 from .sheets import (
     Cell,
     Column,
@@ -28,14 +30,22 @@ from .sheets import (
     summary_sheet,
     write_block,
 )
-from .warehouse import RunInfo, account_names_sql, fetch, load_cover_facts, stream, table_exists
+from .warehouse import (
+    RunInfo,
+    account_names_sql,
+    display_name,
+    fetch,
+    load_cover_facts,
+    stream,
+    table_exists,
+)
 
 TITLE = "Overage"
 OVERAGE = "Accounts over contract"
 TOTALS = "Totals by currency"
 COLUMNS = (
     Column("Account id", 16),
-    Column("Account name", 28),
+    Column("Account name", 28, wrap=True),
     Column("Metric", 9),
     Column("Contracted", 11, numeric=True),
     Column("High-water mark", 11, numeric=True),
@@ -46,6 +56,7 @@ COLUMNS = (
     Column("Currency", 9),
 )
 TOTAL_HEADERS = ("Currency", "Accounts", "Overage amount")
+TREND_HEADER = "Overage by period"
 WHERE = "from main.hwm_usage where period = ? and overage_quantity > 0"
 
 
@@ -74,7 +85,7 @@ def _row(item: dict, fmts: Formats) -> list[Cell]:
         amount_cell = Number(amount, money)
     return [
         Text(item["account_id"], fmts.text()),
-        Text(item["account_name"], fmts.text()),
+        Text(item["account_name"], fmts.text(wrap=True)),
         Text(item["metric"], fmts.text()),
         Number(contracted, integer),
         Number(hwm, integer),
@@ -101,13 +112,13 @@ def write_overage(
     elif count == 0:
         notes.append(f"No account went over its contracted quantity in {period}.")
     with atomic_workbook(path, document_properties(TITLE, run_info)) as workbook:
-        fmts = Formats(workbook)
+        fmts = Formats(workbook, run_info.paper)
         write_cover(workbook, fmts, TITLE, run_info, facts, notes)
         table = TableSheet(workbook, fmts, OVERAGE, COLUMNS, count)
         totals: list[dict] = []
         if has_usage:
             sql = f"""
-                select u.*, n.account_name
+                select u.*, {display_name("n", "u.account_id")} as account_name
                 from (select * {WHERE}) u
                 left join {account_names_sql(con)} n on n.account_id = u.account_id
                 order by u.account_id, u.metric
@@ -121,7 +132,7 @@ def write_overage(
                 [period],
             )
         table.finish()
-        ws = summary_sheet(workbook, TOTALS, (12, 12, 18))
+        ws = summary_sheet(workbook, fmts, TOTALS, (18, 16, 18, 16, 16, 16, 16))
         rows = []
         for index, item in enumerate(totals):
             r = index + 2
@@ -137,5 +148,66 @@ def write_overage(
                     ),
                 ]
             )
-        write_block(ws, 0, TOTAL_HEADERS, fmts, rows)
+        next_row = write_block(ws, 0, TOTAL_HEADERS, fmts, rows)
+        if has_usage:
+            _write_trend(workbook, ws, con, period, next_row, table, fmts)
     return path
+
+
+def _write_trend(
+    workbook: Any,
+    ws: Any,
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    row0: int,
+    table: TableSheet,
+    fmts: Formats,
+) -> None:
+    """Overage amount per closed period up to this one, per currency, and a chart per currency.
+
+    Earlier periods' rows are not in this workbook, so their figures are the
+    warehouse's values; this period's are SUMIFS over the sheet beside it.
+    """
+    trend = fetch(
+        con,
+        "select period, currency, sum(overage_amount) as amount from main.hwm_usage "
+        "where period <= ? and overage_quantity > 0 group by all order by period, currency",
+        [period],
+    )
+    currencies = sorted({row["currency"] for row in trend if row["currency"] is not None})
+    periods = sorted({row["period"] for row in trend} | {period})
+    amounts = {(row["period"], row["currency"]): row["amount"] for row in trend}
+    rows: list[list[Cell]] = []
+    for month in periods:
+        cells: list[Cell] = [Text(month, fmts.text())]
+        for col, currency in enumerate(currencies):
+            amount = amounts.get((month, currency), Decimal(0))
+            money = fmts.money(currency)
+            if month == period:
+                letter = xl_col_to_name(col + 1)
+                crit = [("Currency", f"{letter}${row0 + 1}")]
+                cells.append(Formula("=" + sumifs(table, "Overage amount", crit), amount, money))
+            else:
+                cells.append(Number(amount, money))
+        rows.append(cells)
+    write_block(ws, row0, (TREND_HEADER, *currencies), fmts, rows)
+    first, last = row0 + 1, row0 + len(periods)  # 0-based rows of the first and last period
+    for col, currency in enumerate(currencies, start=1):
+        chart = workbook.add_chart({"type": "line"})
+        chart.add_series(
+            {
+                "name": [TOTALS, row0, col],
+                "categories": [TOTALS, first, 0, last, 0],
+                "values": [TOTALS, first, col, last, col],
+                "marker": {"type": "circle"},
+                "data_labels": {"value": True, "num_format": money_format(currency)},
+            }
+        )
+        chart.set_title({"name": f"Overage by closed period, {currency}"})
+        chart.set_legend({"none": True})
+        chart.set_y_axis({"num_format": money_format(currency), "min": 0})
+        chart.set_size({"width": 460, "height": 240})
+        ws.insert_chart(
+            (col - 1) * 13, len(currencies) + 2, chart, {"object_position": 3, "x_offset": 10}
+        )
+    ws.print_area(0, 0, row0 + len(periods), max(len(currencies), len(TOTAL_HEADERS) - 1))

@@ -34,6 +34,7 @@ from .warehouse import (
     RunInfo,
     account_names_sql,
     count_rows,
+    display_name,
     fetch,
     load_cover_facts,
     stream,
@@ -46,7 +47,7 @@ TOTALS = "Totals by currency"
 PREPAY_MONTHS = (12, 24, 36)
 COLUMNS = (
     Column("Account id", 16),
-    Column("Account name", 26),
+    Column("Account name", 26, wrap=True),
     Column("Currency", 9),
     Column("Opening balance", 15, numeric=True),
     Column("Credits", 14, numeric=True),
@@ -108,7 +109,7 @@ def _row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
     drawdown = min(max(available, Decimal(0)), charge)
     cells: list[Cell] = [
         Text(item["account_id"], fmts.text()),
-        Text(item["account_name"], fmts.text()),
+        Text(item["account_name"], fmts.text(wrap=True)),
         Text(cur, fmts.text()),
         Number(opening, money),
         Number(credits, money),
@@ -145,13 +146,13 @@ def write_prepaid(
     count = count_rows(con, "prepaid_balances", period)
     notes = [] if count else [f"No prepaid balances were computed for {period}."]
     with atomic_workbook(path, document_properties(TITLE, run_info)) as workbook:
-        fmts = Formats(workbook)
+        fmts = Formats(workbook, run_info.paper)
         write_cover(workbook, fmts, TITLE, run_info, facts, notes)
         table = TableSheet(workbook, fmts, STATEMENT, COLUMNS, count)
         totals: list[dict[str, Any]] = []
         if table_exists(con, "prepaid_balances"):
             sql = f"""
-                select b.*, n.account_name
+                select b.*, {display_name("n", "b.account_id")} as account_name
                 from (select * from main.prepaid_balances where period = ?) b
                 left join {account_names_sql(con)} n on n.account_id = b.account_id
                 order by b.account_id
@@ -166,7 +167,7 @@ def write_prepaid(
                 [period],
             )
         table.finish()
-        ws = summary_sheet(workbook, TOTALS, (12, 10, *(16,) * len(TOTAL_COLUMNS)))
+        ws = summary_sheet(workbook, fmts, TOTALS, (12, 10, *(16,) * len(TOTAL_COLUMNS)))
         rows = []
         for index, item in enumerate(totals):
             r = index + 2

@@ -1,34 +1,29 @@
 """reconciliation.xlsx: what we computed vs what the billing system billed (contract 3).
 
-Sheets: Cover; Summary (items and amounts per status and currency, and
-outstanding per aging bucket and currency); Exceptions (every row that is not
-`matched`, largest absolute difference first); AR aging (accounts x buckets);
-Past-due accounts (the banner list: overdue and still owing); All items (every
-reconciliation row by account and currency, which the formulas of the other
-sheets add up).
+Sheets: Cover; Summary (items and amounts per status and currency); Exceptions
+(every row that is not `matched`, and every held invoice the billing system
+billed anyway); AR aging (every open receivable of this period or earlier,
+`main.ar_aging`, contract 3.1, under a per-currency bucket block and its
+charts); Past-due accounts (the banner list: overdue and still owing); All
+items (every reconciliation row).
 
-All items is sorted by account and currency, so each account's rows are one
-contiguous range, and each AR aging and past-due row adds up only its own
-range: `=SUMPRODUCT(('All items'!$L$100:$L$103="1-30")*'All items'!$I$100:$I$103)`
-(one term per sheet part the range sits on). Recalculation is linear in the
-rows, not accounts x rows. The bucket is matched with `=`, never as a SUMIFS
-criterion, which is itself parsed (wildcards `*?`, operators `<>=`, "1-30"
-possibly read as a date); account ids never appear in a formula at all.
+Every formula that reads rows of another table finds them by key (status,
+currency, account), never by position, so sorting any sheet changes no
+figure; see `sheets.keyed_total`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import xlsxwriter.workbook
+import xlsxwriter.worksheet
 from xlsxwriter.utility import xl_col_to_name
 
 from .cover import document_properties, write_cover
-from .formats import Formats, minor_unit
+from .formats import Formats, minor_unit, money_format
 from .sheets import (
     Cell,
     Column,
@@ -39,12 +34,23 @@ from .sheets import (
     Text,
     atomic_workbook,
     countifs,
-    quote_sheet,
+    keyed_total,
+    plain_key,
     sumifs,
     summary_sheet,
     write_block,
 )
-from .warehouse import RunInfo, count_rows, fetch, load_cover_facts, stream, table_exists
+from .warehouse import (
+    RunInfo,
+    account_names_sql,
+    case_collisions,
+    count_rows,
+    display_name,
+    fetch,
+    load_cover_facts,
+    stream,
+    table_exists,
+)
 
 TITLE = "Reconciliation"
 SUMMARY = "Summary"
@@ -52,6 +58,7 @@ EXCEPTIONS = "Exceptions"
 AGING = "AR aging"
 PAST_DUE = "Past-due accounts"
 DETAIL = "All items"
+
 
 STATUSES = (
     "matched",
@@ -61,14 +68,24 @@ STATUSES = (
     "unexpected_in_billing_system",
     "unapplied_payment",
 )
-BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+# Contract 3 and 3.1: the aging buckets, with the headers an accountant reads.
+BUCKETS = {
+    "current": "Current",
+    "1-30": "1-30 days",
+    "31-60": "31-60 days",
+    "61-90": "61-90 days",
+    "90+": "Over 90 days",
+    "credit": "Credit (overpaid)",
+}
 NO_CURRENCY = "(none)"
 
 ITEM_COLUMNS = (
     Column("Invoice number", 30),
     Column("Account id", 16),
+    Column("Account name", 26, wrap=True),
     Column("Currency", 9),
     Column("Status", 26),
+    Column("Invoice status", 10),
     Column("Computed amount", 15, numeric=True),
     Column("Billed amount", 15, numeric=True),
     Column("Difference", 14, numeric=True),
@@ -78,22 +95,23 @@ ITEM_COLUMNS = (
     Column("Days overdue", 9, numeric=True),
     Column("Aging bucket", 9),
 )
-BUCKET_LETTER, DAYS_LETTER, OUTSTANDING_LETTER = (
-    xl_col_to_name([c.header for c in ITEM_COLUMNS].index(header))
-    for header in ("Aging bucket", "Days overdue", "Outstanding")
-)
 AGING_COLUMNS = (
+    Column("Invoice number", 30),
     Column("Account id", 16),
-    Column("Currency", 9),
-    Column("Current", 14, numeric=True),
-    Column("1-30 days", 14, numeric=True),
-    Column("31-60 days", 14, numeric=True),
-    Column("61-90 days", 14, numeric=True),
-    Column("Over 90 days", 14, numeric=True),
-    Column("Total outstanding", 16, numeric=True),
+    Column("Account name", 26, wrap=True),
+    Column("Invoice period", 14),  # wide enough for the bucket block above it
+    Column("Currency", 14),
+    Column("Billed amount", 15, numeric=True),
+    Column("Paid", 14, numeric=True),
+    Column("Outstanding", 15, numeric=True),
+    Column("Due date", 12, numeric=True),
+    Column("Days overdue", 9, numeric=True),
+    Column("Aging bucket", 9),
 )
+AGING_BLOCK_HEADERS = ("Currency", *BUCKETS.values(), "Total outstanding")
 PAST_DUE_COLUMNS = (
     Column("Account id", 16),
+    Column("Account name", 26, wrap=True),
     Column("Currency", 9),
     Column("Overdue invoices", 10, numeric=True),
     Column("Overdue outstanding", 18, numeric=True),
@@ -117,20 +135,38 @@ SUMMARY_AMOUNTS = {
     "Paid": "paid_amount",
     "Outstanding": "outstanding",
 }
-AGING_SUMMARY_HEADERS = ("Currency", *(c.header for c in AGING_COLUMNS[2:]))
 
-ITEMS_SQL = "select * from main.reconciliation where period = ?"
 # Every column, so equal keys mean equal rows: the order is total.
 ITEM_ORDER = (
     "invoice_number, status, account_id, currency, computed_amount, billed_amount, paid_amount, "
     "difference, outstanding, due_date, days_overdue, aging_bucket"
 )
-# All items: by account and currency first, so each (account, currency) is one
-# contiguous range for the AR aging and past-due formulas.
 ORDER_DETAIL = f"account_id nulls last, currency nulls last, {ITEM_ORDER}"
 ORDER_EXCEPTIONS = f"abs(difference) desc nulls last, {ITEM_ORDER}"
+# Held by closebook but billed by the billing system: an exception whatever its status.
+EXCEPTION_FILTER = "status <> 'matched' or invoice_status = 'held'"
 
-Piece = tuple[str, int, int]  # (sheet part, first Excel row, last Excel row)
+
+def items_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The period's reconciliation rows with the invoice's own status and the account name.
+
+    Bind the period twice.
+    """
+    if table_exists(con, "invoices"):
+        invoices = "(select invoice_number, period, status from main.invoices)"
+    else:
+        invoices = (
+            "(select null::varchar as invoice_number, null::varchar as period, "
+            "null::varchar as status where false)"
+        )
+    return f"""
+        select r.*, i.status as invoice_status,
+               {display_name("n", "r.account_id")} as account_name
+        from main.reconciliation r
+        left join {invoices} i on i.invoice_number = r.invoice_number and i.period = r.period
+        left join {account_names_sql(con)} n on n.account_id = r.account_id
+        where r.period = ?
+    """
 
 
 def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
@@ -142,16 +178,19 @@ def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
     paid, outstanding, difference = item["paid_amount"], item["outstanding"], item["difference"]
     diff_cell: Cell = Number(difference, money)
     if None not in (computed, billed, difference) and computed - billed == difference:
-        diff_cell = Formula(f"=ROUND(E{{r}}-F{{r}},{m})", difference, money)
+        diff_cell = Formula(f"=ROUND(G{{r}}-H{{r}},{m})", difference, money)
     out_cell: Cell = Number(outstanding, money)
-    basis, column = (billed, "F") if billed is not None else (computed, "E")
+    basis, column = (billed, "H") if billed is not None else (computed, "G")
     if None not in (basis, outstanding) and basis - (paid or 0) == outstanding:
-        out_cell = Formula(f"=ROUND({column}{{r}}-H{{r}},{m})", outstanding, money)
+        out_cell = Formula(f"=ROUND({column}{{r}}-J{{r}},{m})", outstanding, money)
+    held = item["invoice_status"] == "held"
     return [
         Text(item["invoice_number"], fmts.text()),
         Text(item["account_id"], fmts.text()),
+        Text(item["account_name"], fmts.text(wrap=True)),
         Text(cur, fmts.text()),
         Text(item["status"], fmts.text(item["status"] != "matched")),
+        Text(item["invoice_status"], fmts.text(held)),
         Number(computed, money),
         Number(billed, money),
         diff_cell,
@@ -163,60 +202,16 @@ def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
     ]
 
 
-def _bucket_sumproduct(detail: TableSheet, currency_ref: str, bucket: str) -> str:
-    """Outstanding in one bucket for one currency over the whole of All items (Summary)."""
-    terms = []
-    for index in range(len(detail.parts)):
-        currency = detail.ranges("Currency")[index]
-        bucket_range = detail.ranges("Aging bucket")[index]
-        outstanding = detail.ranges("Outstanding")[index]
-        terms.append(
-            f'SUMPRODUCT(EXACT({currency},{currency_ref})*({bucket_range}="{bucket}")'
-            f"*{outstanding})"
-        )
-    return "+".join(terms)
-
-
-def _ranged_sumproduct(
-    detail: TableSheet, pieces: Sequence[Piece], condition: str, value: str | None = None
-) -> str:
-    """SUMPRODUCT over one account's own rows of All items, one term per sheet part.
-
-    `condition` is an expression with `{bucket}`, `{days}` and `{out}` standing
-    for the piece's Aging bucket, Days overdue and Outstanding ranges; `value`
-    (one of those names) is the column added up, or None to count.
-    """
-    letters = {"bucket": BUCKET_LETTER, "days": DAYS_LETTER, "out": OUTSTANDING_LETTER}
-    terms = []
-    for sheet, first, last in pieces:
-        refs = {
-            name: f"{quote_sheet(sheet)}!${letter}${first}:${letter}${last}"
-            for name, letter in letters.items()
-        }
-        product = condition.format(**refs)
-        if value is not None:
-            product += "*" + refs[value]
-        terms.append(f"SUMPRODUCT({product})")
-    return "+".join(terms)
-
-
-def _extend(pieces: list[Piece], sheet: str, row: int) -> None:
-    """Add an Excel row to a run of pieces (a new piece when it is not the next row)."""
-    if pieces and pieces[-1][0] == sheet and pieces[-1][2] == row - 1:
-        pieces[-1] = (sheet, pieces[-1][1], row)
-    else:
-        pieces.append((sheet, row, row))
-
-
 def _summary_rows(
     con: duckdb.DuckDBPyConnection, period: str, detail: TableSheet, fmts: Formats
-) -> tuple[list[list[Cell]], list[list[Cell]]]:
+) -> list[list[Cell]]:
+    """Items and amounts per status and currency: SUMIFS on enums over All items."""
     amount_sums = ", ".join(f"coalesce(sum({col}), 0) as {col}" for col in SUMMARY_AMOUNTS.values())
     order = " ".join(f"when '{s}' then {i}" for i, s in enumerate(STATUSES))
     by_status = fetch(
         con,
-        f"select status, currency, count(*) as items, {amount_sums} from ({ITEMS_SQL}) "
-        f"group by status, currency "
+        f"select status, currency, count(*) as items, {amount_sums} "
+        "from main.reconciliation where period = ? group by status, currency "
         f"order by case status {order} else 99 end, status, currency nulls last",
         [period],
     )
@@ -234,138 +229,167 @@ def _summary_rows(
         for header, column in SUMMARY_AMOUNTS.items():
             cells.append(Formula("=" + sumifs(detail, header, crit), item[column], money))
         rows.append(cells)
+    return rows
 
-    bucket_sums = ", ".join(
+
+def _aging_currencies(con: duckdb.DuckDBPyConnection, period: str) -> list[dict[str, Any]]:
+    """Outstanding per currency and bucket (the block above the AR aging table)."""
+    if not table_exists(con, "ar_aging"):
+        return []
+    sums = ", ".join(
         f"coalesce(sum(outstanding) filter (where aging_bucket = '{b}'), 0) as \"{b}\""
         for b in BUCKETS
     )
-    by_currency = fetch(
+    return fetch(
         con,
-        f"select currency, {bucket_sums} from ({ITEMS_SQL}) "
-        "where currency is not null and aging_bucket is not null and outstanding is not null "
-        "group by currency order by currency",
+        f"select currency, {sums}, sum(outstanding) as total from main.ar_aging "
+        "where period = ? group by currency order by currency",
         [period],
     )
-    aging_rows: list[list[Cell]] = []
-    start = len(by_status) + 4  # Excel row of the first aging-block data row
-    for index, item in enumerate(by_currency):
-        r = start + index
-        money = fmts.money(item["currency"])
-        cells = [Text(item["currency"], fmts.text())]
-        for bucket in BUCKETS:
-            formula = _bucket_sumproduct(detail, f"$A{r}", bucket)
-            cells.append(Formula("=" + formula, item[bucket], money))
-        cells.append(Formula(f"=SUM(B{r}:F{r})", sum(item[b] for b in BUCKETS), money))
-        aging_rows.append(cells)
-    return rows, aging_rows
 
 
-@dataclass
-class _Account:
-    """One (account, currency) of All items while its rows are being written."""
+def _bucket_sum(aging: TableSheet, currency_ref: str, bucket: str) -> str:
+    """Outstanding of one currency in one bucket, over every part of the AR aging table.
 
-    account_id: str | None
-    currency: str | None
-    pieces: list[Piece] = field(default_factory=list)
-    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, Decimal(0)))
-    aged: bool = False  # any row with a bucket and an outstanding amount
-    owing: bool = False  # any such outstanding amount non-zero
-    past_due: bool = False  # any row overdue and still owing
-
-
-def _aging_row(account: _Account, detail: TableSheet, fmts: Formats) -> list[Cell]:
-    """An AR aging row: each bucket adds up the account's own rows of All items."""
-    money = fmts.money(account.currency)
-    cells: list[Cell] = [
-        Text(account.account_id, fmts.text()),
-        Text(account.currency, fmts.text()),
-    ]
-    for bucket in BUCKETS:
-        formula = _ranged_sumproduct(detail, account.pieces, f'({{bucket}}="{bucket}")', "out")
-        cells.append(Formula("=" + formula, account.buckets[bucket], money))
-    total = sum(account.buckets.values(), Decimal(0))
-    cells.append(Formula("=SUM(C{r}:G{r})", total, money))
-    return cells
-
-
-def _write_detail_and_aging(
-    con: duckdb.DuckDBPyConnection,
-    period: str,
-    detail: TableSheet,
-    aging: TableSheet,
-    fmts: Formats,
-) -> dict[tuple[str, str | None], list[Piece]]:
-    """Stream All items by account and currency; write each account's aging row after its rows.
-
-    Returns where each past-due (account, currency) sits in All items, for the
-    past-due sheet (sorted differently, so written afterwards).
+    The bucket is compared with `=` in a SUMPRODUCT, never as a SUMIFS
+    criterion, which would read "1-30" as a date; one cell per currency and
+    bucket, so the whole-column scan stays small.
     """
-    past_due: dict[tuple[str, str | None], list[Piece]] = {}
-    account: _Account | None = None
+    terms = []
+    for index in range(len(aging.parts)):
+        currency = aging.ranges("Currency", planned=True)[index]
+        buckets = aging.ranges("Aging bucket", planned=True)[index]
+        outstanding = aging.ranges("Outstanding", planned=True)[index]
+        terms.append(
+            f'SUMPRODUCT(EXACT({currency},{currency_ref})*({buckets}="{bucket}")*{outstanding})'
+        )
+    return "+".join(terms)
 
-    def flush() -> None:
-        if account is None or account.account_id is None:
-            return
-        if account.aged and account.owing:
-            aging.append(_aging_row(account, detail, fmts))
-        if account.past_due:
-            past_due[(account.account_id, account.currency)] = account.pieces
 
-    sql = f"select * from ({ITEMS_SQL}) order by {ORDER_DETAIL}"
-    for item in stream(con, sql, [period]):
-        account_id, currency = item["account_id"], item["currency"]
-        if account is None or (account.account_id, account.currency) != (account_id, currency):
-            flush()
-            account = _Account(account_id, currency)
-        location = detail.append(_item_row(item, fmts))
-        _extend(account.pieces, location.sheet, location.row)
-        bucket, outstanding, days = item["aging_bucket"], item["outstanding"], item["days_overdue"]
-        if bucket is not None and outstanding is not None:
-            account.aged = True
-            account.owing = account.owing or outstanding != 0
-            if bucket in account.buckets:
-                account.buckets[bucket] += outstanding
-        if days is not None and outstanding is not None and days > 0 and outstanding > 0:
-            account.past_due = True
-    flush()
-    return past_due
+def _write_aging_block(
+    workbook: xlsxwriter.workbook.Workbook,
+    ws: xlsxwriter.worksheet.Worksheet,
+    aging: TableSheet,
+    currencies: list[dict[str, Any]],
+    fmts: Formats,
+) -> None:
+    """Outstanding per currency and bucket above the table, and a chart per currency beside it.
+
+    Written before the table's header (rows go out in order), over the ranges
+    the table will have once its `expected_rows` are appended.
+    """
+    rows: list[list[Cell]] = []
+    last = xl_col_to_name(len(BUCKETS))
+    for index, item in enumerate(currencies):
+        r = index + 2
+        money = fmts.money(item["currency"], bold=True)
+        cells: list[Cell] = [Text(item["currency"], fmts.text())]
+        for bucket in BUCKETS:
+            cells.append(Formula("=" + _bucket_sum(aging, f"$A{r}", bucket), item[bucket], money))
+        cells.append(Formula(f"=SUM(B{r}:{last}{r})", item["total"], money))
+        rows.append(cells)
+    write_block(ws, 0, AGING_BLOCK_HEADERS, fmts, rows)
+    name = aging.parts[0].name
+    anchor_col = len(AGING_COLUMNS) + 1
+    for index, item in enumerate(currencies):
+        r = index + 1  # 0-based row of the currency's block row
+        chart = workbook.add_chart({"type": "column"})
+        chart.add_series(
+            {
+                "name": f"{item['currency']} outstanding",
+                "categories": [name, 0, 1, 0, len(BUCKETS)],
+                "values": [name, r, 1, r, len(BUCKETS)],
+                "data_labels": {"value": True, "num_format": money_format(item["currency"])},
+            }
+        )
+        chart.set_title({"name": f"Receivables by aging bucket, {item['currency']}"})
+        chart.set_legend({"none": True})
+        chart.set_y_axis({"num_format": money_format(item["currency"])})
+        chart.set_size({"width": 520, "height": 260})
+        ws.insert_chart(
+            index * 14, anchor_col, chart, {"object_position": 3, "x_offset": 10, "y_offset": 10}
+        )
+
+
+def _write_aging(
+    con: duckdb.DuckDBPyConnection, period: str, aging: TableSheet, fmts: Formats
+) -> None:
+    """Every open receivable (main.ar_aging), by account, currency and invoice."""
+    if not table_exists(con, "ar_aging"):
+        return
+    sql = f"""
+        select a.*, {display_name("n", "a.account_id")} as account_name
+        from (select * from main.ar_aging where period = ?) a
+        left join {account_names_sql(con)} n on n.account_id = a.account_id
+        order by a.account_id, a.currency, a.invoice_period, a.invoice_number
+    """
+    for item in stream(con, sql, [period, period]):
+        cur = item["currency"]
+        money = fmts.money(cur)
+        billed, paid, outstanding = item["billed_amount"], item["paid_amount"], item["outstanding"]
+        out_cell: Cell = Number(outstanding, money)
+        if None not in (billed, paid, outstanding) and billed - paid == outstanding:
+            out_cell = Formula(f"=ROUND(F{{r}}-G{{r}},{minor_unit(cur)})", outstanding, money)
+        aging.append(
+            [
+                Text(item["invoice_number"], fmts.text()),
+                Text(item["account_id"], fmts.text()),
+                Text(item["account_name"], fmts.text(wrap=True)),
+                Text(item["invoice_period"], fmts.text()),
+                Text(cur, fmts.text()),
+                Number(billed, money),
+                Number(paid, money),
+                out_cell,
+                Date(item["due_date"], fmts.date()),
+                Number(item["days_overdue"], fmts.integer()),
+                Text(item["aging_bucket"], fmts.text(item["aging_bucket"] not in ("current",))),
+            ]
+        )
 
 
 def _write_past_due(
     con: duckdb.DuckDBPyConnection,
     period: str,
     table: TableSheet,
-    detail: TableSheet,
-    pieces: dict[tuple[str, str | None], list[Piece]],
+    aging: TableSheet,
     fmts: Formats,
 ) -> None:
-    sql = f"""
-        select account_id, currency, count(*) as invoices, sum(outstanding) as overdue,
-               max(days_overdue) as most_days, min(due_date) as oldest_due
-        from ({ITEMS_SQL})
-        where days_overdue > 0 and outstanding > 0 and account_id is not null
-        group by account_id, currency
-        order by currency, overdue desc, account_id
+    """Per account and currency: overdue receivables still owed, largest first.
+
+    Count and amount are COUNTIFS/SUMIFS over the AR aging table keyed on the
+    account and currency (EXACT for an account id SUMIFS could misread).
     """
-    overdue = "({days}>0)*({out}>0)"
-    for item in stream(con, sql, [period]):
-        money = fmts.money(item["currency"], bold=True)
-        rows = pieces.get((item["account_id"], item["currency"]))
-        count: Cell = Number(item["invoices"], fmts.integer())
-        amount: Cell = Number(item["overdue"], money)
-        if rows:
-            count = Formula(
-                "=" + _ranged_sumproduct(detail, rows, overdue), item["invoices"], fmts.integer()
-            )
-            amount = Formula(
-                "=" + _ranged_sumproduct(detail, rows, overdue, "out"), item["overdue"], money
-            )
+    if not table_exists(con, "ar_aging"):
+        return
+    collisions = case_collisions(
+        con, "select account_id from main.ar_aging where period = ?", [period]
+    )
+    sql = f"""
+        select p.*, {display_name("n", "p.account_id")} as account_name
+        from (
+            select account_id, currency, count(*) as invoices, sum(outstanding) as overdue,
+                   max(days_overdue) as most_days, min(due_date) as oldest_due
+            from main.ar_aging
+            where period = ? and days_overdue > 0 and outstanding > 0
+            group by account_id, currency
+        ) p
+        left join {account_names_sql(con)} n on n.account_id = p.account_id
+        order by p.currency, p.overdue desc, p.account_id
+    """
+    overdue = [("Days overdue", ">0"), ("Outstanding", ">0")]
+    for item in stream(con, sql, [period, period]):
+        account = item["account_id"]
+        plain = plain_key(account) and account not in collisions
+        keys = [("Account id", "$A{r}"), ("Currency", "$C{r}")]
+        count = keyed_total(aging, None, keys, overdue, plain)
+        amount = keyed_total(aging, "Outstanding", keys, overdue, plain)
         table.append(
             [
-                Text(item["account_id"], fmts.text()),
+                Text(account, fmts.text()),
+                Text(item["account_name"], fmts.text(wrap=True)),
                 Text(item["currency"], fmts.text()),
-                count,
-                amount,
+                Formula("=" + count, item["invoices"], fmts.integer()),
+                Formula("=" + amount, item["overdue"], fmts.money(item["currency"], bold=True)),
                 Number(item["most_days"], fmts.integer()),
                 Date(item["oldest_due"], fmts.date()),
             ]
@@ -379,8 +403,9 @@ def write_reconciliation(
     facts = load_cover_facts(con, period)
     has_table = table_exists(con, "reconciliation")
     count = count_rows(con, "reconciliation", period)
+    aging_count = count_rows(con, "ar_aging", period)
     notes = []
-    exceptions_count = past_due_count = 0
+    exceptions_count = held_billed = past_due_count = 0
     if count == 0:
         notes.append(
             f"No reconciliation for {period}: no billed_invoices file was given "
@@ -388,38 +413,62 @@ def write_reconciliation(
         )
     else:
         row = con.execute(
-            f"select count(*) filter (where status <> 'matched'), "
-            f"count(distinct (account_id, currency)) filter "
-            f"(where days_overdue > 0 and outstanding > 0 and account_id is not null) "
-            f"from ({ITEMS_SQL})",
-            [period],
+            f"select count(*) filter (where {EXCEPTION_FILTER}), "
+            "count(*) filter (where status = 'matched' and invoice_status = 'held') "
+            f"from ({items_sql(con)})",
+            [period, period],
         ).fetchone()
         assert row is not None
-        exceptions_count, past_due_count = int(row[0]), int(row[1])
-        notes.append(f"{exceptions_count} of {count} items are exceptions (not matched).")
+        exceptions_count, held_billed = int(row[0]), int(row[1])
+        notes.append(f"{exceptions_count} of {count} items are exceptions.")
+        if held_billed:
+            notes.append(
+                f"{held_billed} invoices held by closebook were billed anyway: see Exceptions."
+            )
+    if aging_count:
+        row = con.execute(
+            "select count(distinct (account_id, currency)) from main.ar_aging "
+            "where period = ? and days_overdue > 0 and outstanding > 0",
+            [period],
+        ).fetchone()
+        past_due_count = int(row[0]) if row else 0
         if past_due_count:
             notes.append(f"{past_due_count} accounts owe overdue balances: see Past-due accounts.")
+    elif not table_exists(con, "ar_aging"):
+        notes.append("No receivables aging: it needs both billed_invoices and payments.")
+    currencies = _aging_currencies(con, period)
     with atomic_workbook(path, document_properties(TITLE, run_info)) as workbook:
-        fmts = Formats(workbook)
+        fmts = Formats(workbook, run_info.paper)
         write_cover(workbook, fmts, TITLE, run_info, facts, notes)
-        summary = summary_sheet(workbook, SUMMARY, (28, *(17,) * 7))
+        summary = summary_sheet(workbook, fmts, SUMMARY, (28, *(17,) * 7))
         exceptions = TableSheet(workbook, fmts, EXCEPTIONS, ITEM_COLUMNS, exceptions_count)
-        aging = TableSheet(workbook, fmts, AGING, AGING_COLUMNS)
+        aging = TableSheet(
+            workbook,
+            fmts,
+            AGING,
+            AGING_COLUMNS,
+            aging_count,
+            top=len(currencies) + 2,
+            preamble=lambda ws, table: _write_aging_block(workbook, ws, table, currencies, fmts),
+        )
         past_due = TableSheet(workbook, fmts, PAST_DUE, PAST_DUE_COLUMNS, past_due_count)
         detail = TableSheet(workbook, fmts, DETAIL, ITEM_COLUMNS, count)
+        status_rows: list[list[Cell]] = []
         if has_table:
+            items = items_sql(con)
             exceptions_sql = (
-                f"select * from ({ITEMS_SQL}) where status <> 'matched' order by {ORDER_EXCEPTIONS}"
+                f"select * from ({items}) where {EXCEPTION_FILTER} order by {ORDER_EXCEPTIONS}"
             )
-            for item in stream(con, exceptions_sql, [period]):
+            for item in stream(con, exceptions_sql, [period, period]):
                 exceptions.append(_item_row(item, fmts))
-            pieces = _write_detail_and_aging(con, period, detail, aging, fmts)
-            _write_past_due(con, period, past_due, detail, pieces, fmts)
-            status_rows, aging_rows = _summary_rows(con, period, detail, fmts)
-        else:
-            status_rows, aging_rows = [], []
+            for item in stream(
+                con, f"select * from ({items}) order by {ORDER_DETAIL}", [period, period]
+            ):
+                detail.append(_item_row(item, fmts))
+            status_rows = _summary_rows(con, period, detail, fmts)
+        _write_aging(con, period, aging, fmts)
+        _write_past_due(con, period, past_due, aging, fmts)
         for table in (exceptions, aging, past_due, detail):
             table.finish()
-        next_row = write_block(summary, 0, SUMMARY_HEADERS, fmts, status_rows)
-        write_block(summary, next_row, AGING_SUMMARY_HEADERS, fmts, aging_rows)
+        write_block(summary, 0, SUMMARY_HEADERS, fmts, status_rows)
     return path

@@ -30,6 +30,14 @@ class RunInfo:
     as_of: dt.date
     validation_status: str = "not run"
     report_link: str | None = None
+    paper: str = "letter"  # "letter" or "a4" (`--paper`)
+    # GL account per journal line (closebook.toml [gl_accounts]); missing keys
+    # take journal.GL_ACCOUNT_DEFAULTS.
+    gl_accounts: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.paper not in ("letter", "a4"):
+            raise ValueError(f"paper must be letter or a4, not {self.paper!r}")
 
 
 @dataclass(frozen=True)
@@ -90,12 +98,24 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> li
     return list(stream(con, sql, params))
 
 
-def account_names_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """A subquery (account_id, account_name) from the period's invoices, or an empty one.
+NO_ACCOUNT_ROW = "(not in accounts)"
+NO_NAME = "(no name given)"
 
-    hwm_usage, prepaid_balances and license_days carry no account name; the
-    period's invoices do. Bind the period once more when it is a real query.
+
+def account_names_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """A subquery (account_id, account_name) of every account the close saw; bind the period once.
+
+    Names come from `main.accounts` (the accepted accounts rows of the close),
+    not from the period's invoices: an account with no invoice this period (a
+    prepaid account fully covered by its balance) still has its name. A
+    warehouse without that table falls back to the invoices. Join it with
+    `display_name(...)` so a missing or blank name never shows as an empty cell.
     """
+    if table_exists(con, "accounts") and "account_name" in table_columns(con, "accounts"):
+        return (
+            "(select account_id, min(account_name) as account_name "
+            "from main.accounts where period = ? group by account_id)"
+        )
     if table_exists(con, "invoices") and "account_name" in table_columns(con, "invoices"):
         return (
             "(select account_id, min(account_name) as account_name "
@@ -104,6 +124,19 @@ def account_names_sql(con: duckdb.DuckDBPyConnection) -> str:
     return (
         "(select null::varchar as account_id, null::varchar as account_name "
         "where ?::varchar is null)"
+    )
+
+
+def display_name(names: str, account: str) -> str:
+    """SQL for the name to show: the account's name, or why there is none (never blank).
+
+    `names` is the alias of an `account_names_sql` join, `account` the account id column.
+    """
+    return (
+        f"case when {account} is null then null "
+        f"when {names}.account_id is null then '{NO_ACCOUNT_ROW}' "
+        f"when trim(coalesce({names}.account_name, '')) = '' then '{NO_NAME}' "
+        f"else {names}.account_name end"
     )
 
 
@@ -156,3 +189,17 @@ def load_cover_facts(con: duckdb.DuckDBPyConnection, period: str) -> CoverFacts:
         ).fetchone()
         rejected = int(row[0]) if row else 0
     return CoverFacts(files, issued, held, rejected, has_invoices)
+
+
+def case_collisions(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> set[str]:
+    """Values of a one-column query that equal another value but for case.
+
+    SUMIFS matches keys ignoring case; such keys are matched exactly instead
+    (`sheets.keyed_total(plain=False)`).
+    """
+    rows = con.execute(
+        f"with keys as (select distinct k from ({sql}) t(k) where k is not null) "
+        "select k from keys qualify count(*) over (partition by lower(k)) > 1",
+        list(params),
+    ).fetchall()
+    return {key for (key,) in rows}
