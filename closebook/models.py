@@ -35,6 +35,11 @@ LAYERS = ("staging", "intermediate", "marts")
 # `main.x` is a published warehouse table, never a model of this close.
 BUILD_SCHEMA = "build"
 
+# Excel shows dates from 1900-01-01 to 9999-12-31; the last period whose due date
+# (the 3rd of the next month + 30 days, contract 2.4) fits is 9999-10.
+FIRST_PERIOD = "1900-01"
+LAST_PERIOD = "9999-10"
+
 
 class PeriodError(ValueError):
     """The period is not a calendar month written YYYY-MM."""
@@ -95,9 +100,16 @@ class ClosePeriod:
 
     @classmethod
     def parse(cls, period: str) -> ClosePeriod:
-        match = re.fullmatch(r"(\d{4})-(\d{2})", period)
+        """`YYYY-MM` in ASCII digits only (`\\d` would take fullwidth or Arabic-Indic digits
+        and open a second key for the same month), within `FIRST_PERIOD`..`LAST_PERIOD`."""
+        match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", period)
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise PeriodError(f"period '{period}' is not a month written YYYY-MM")
+        if not FIRST_PERIOD <= period <= LAST_PERIOD:
+            raise PeriodError(
+                f"period '{period}' is outside {FIRST_PERIOD} to {LAST_PERIOD} "
+                "(its invoice and due dates must be dates a workbook can show)"
+            )
         year, month = int(match.group(1)), int(match.group(2))
         start = datetime(year, month, 1)
         days = calendar.monthrange(year, month)[1]
