@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,12 +66,30 @@ _UNREADABLE_REASONS = {
 
 def find_input_files(input_dir: Path) -> dict[str, Path | None]:
     """Map each contract table to its file, or None for an absent optional table."""
+    try:
+        return _find_input_files(input_dir)
+    except OSError as error:
+        raise LoadError(
+            f"cannot read input folder {input_dir} ({error.strerror or error}); "
+            "check that it exists and that this user may read it"
+        ) from None
+
+
+def _find_input_files(input_dir: Path) -> dict[str, Path | None]:
     if not input_dir.is_dir():
         raise LoadError(f"input folder {input_dir} does not exist")
     found: dict[str, Path | None] = {}
     for table in INPUT_TABLES:
         csv_path = input_dir / f"{table.name}.csv"
         parquet_path = input_dir / f"{table.name}.parquet"
+        for path in (csv_path, parquet_path):
+            if path.exists() and not path.is_file():
+                # A folder, FIFO or device under an export's name: reading it would fail
+                # with a raw OS error, or (a FIFO) wait forever.
+                raise LoadError(
+                    f"{path.name} in {input_dir} is not a regular file; "
+                    "replace it with the exported file"
+                )
         if csv_path.exists() and parquet_path.exists():
             raise LoadError(
                 f"{table.name} is given both as {csv_path.name} and {parquet_path.name}; keep one"
@@ -101,11 +120,21 @@ def load_exports(con: duckdb.DuckDBPyConnection, input_dir: Path) -> list[InputF
         if path is None:
             _create_empty_raw(con, table)
             continue
-        if path.suffix == ".csv":
-            _load_csv(con, table, path)
-        else:
-            _load_parquet(con, table, path)
-        loaded.append(_fingerprint(table.name, path))
+        try:
+            if path.suffix == ".csv":
+                _load_csv(con, table, path)
+            else:
+                _load_parquet(con, table, path)
+            loaded.append(_fingerprint(table.name, path))
+        except OSError as error:
+            raise LoadError(
+                f"{path.name}: cannot be read ({error.strerror or error}); "
+                "check the file's permissions and that it is still there"
+            ) from None
+        except duckdb.Error as error:
+            # Every deterministic load failure is a LoadError (one line, never retried
+            # into the same answer); DuckDB's own text stays as the detail.
+            raise LoadError(f"{path.name}: cannot be loaded ({_first_line(error)})") from None
     con.execute(
         "create or replace table build.input_files (source_table varchar, file varchar, "
         "path varchar, format varchar, bytes bigint, sha256 varchar)"
@@ -131,6 +160,19 @@ def _quote_ident(name: str) -> str:
 
 def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def literal_path(path: Path) -> str:
+    """`path` as a DuckDB reader argument that names exactly that one file.
+
+    DuckDB's readers expand `*`, `?`, `[...]` and `**` in a path and `~` at its start,
+    so `/exports/ex[1]` would read a sibling `ex1` and `*` every matching sibling
+    (issue 12). The path is made absolute (no `~`, no `scheme://` reading) and each
+    glob character is put in a one-character class (`[` -> `[[]`), which DuckDB's
+    matcher reads as that character; `]` alone is literal.
+    """
+    text = str(path.absolute())
+    return "".join(f"[{c}]" if c in "[*?" else c for c in text)
 
 
 def _csv_field(expr: str) -> str:
@@ -170,7 +212,9 @@ def _create_raw_table(
         if (column_types or {}).get(column, "").upper().startswith("TIMESTAMP WITH TIME ZONE"):
             # An instant: written in UTC with its Z, whatever the session's time zone.
             return f"strftime(timezone('UTC', {ident}), '%Y-%m-%dT%H:%M:%S.%fZ')"
-        return f"cast({ident} as varchar)"
+        # An empty string is blank, as an empty CSV field is null: Parquet exports write
+        # '' for blanks, and the contract's defaults must apply the same (issue 12).
+        return f"nullif(cast({ident} as varchar), '')"
 
     canonical = {source: name for name, source in mapping.items()}
     extras = [c for c in source_columns if c not in canonical]
@@ -313,6 +357,32 @@ def _unreadable_csv_message(path: Path, error: duckdb.Error) -> str:
     return f"{path.name}: cannot be read as CSV ({_first_line(error)})"
 
 
+def _bare_cr_line(path: Path) -> int | None:
+    """The line of the first bare CR (not part of a CRLF) outside quotes, in a file that
+    also has LF line ends; None when there is none.
+
+    DuckDB's reader splits a row at some of these (a CR right after a line end is
+    silently taken as part of it), so the mixed file is stopped before it is read.
+    The common file is scanned at C speed only; the quote-aware pass runs when a bare
+    CR is present at all.
+    """
+    bare = has_lf = False
+    carry = b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 24), b""):
+            data = carry + chunk
+            carry = b"\r" if data.endswith(b"\r") else b""
+            data = data[: len(data) - len(carry)]
+            has_lf = has_lf or b"\n" in data
+            bare = bare or data.count(b"\r") != data.count(b"\r\n")
+    bare = bare or bool(carry)
+    if not (bare and has_lf):
+        return None
+    unquoted = re.sub(rb'"[^"]*"', b"", path.read_bytes())
+    found = re.search(rb"\r(?!\n)", unquoted)
+    return unquoted[: found.start()].count(b"\n") + 1 if found else None
+
+
 def _render_field(value: str) -> str:
     if any(c in value for c in ',"\r\n'):
         return '"' + value.replace('"', '""') + '"'
@@ -322,6 +392,12 @@ def _render_field(value: str) -> str:
 def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> None:
     rejects = f"rejects_{table.name}"
     columns = _read_csv_header(path)
+    cr_line = _bare_cr_line(path)
+    if cr_line is not None:
+        raise LoadError(
+            f"{path.name} line {cr_line}: the file mixes line breaks (a bare CR among LF "
+            "line ends); save it again with one kind of line ending"
+        )
     mapping = _match_columns(table, path.name, columns)
     column_types = ", ".join(f"{_quote_literal(c)}: 'VARCHAR'" for c in columns)
     options = (
@@ -333,7 +409,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
     try:
         con.execute(
             f"create or replace temp table csv_rows as "
-            f"select * from read_csv({_quote_literal(str(path))}, {options}, "
+            f"select * from read_csv({_quote_literal(literal_path(path))}, {options}, "
             f"store_rejects = true, rejects_table = '{rejects}', "
             f"rejects_scan = '{rejects}_scan')"
         )
@@ -420,7 +496,9 @@ def _skipped_line_offsets(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> None:
-    source_sql = f"select * from read_parquet({_quote_literal(str(path))}, file_row_number = true)"
+    source_sql = (
+        f"select * from read_parquet({_quote_literal(literal_path(path))}, file_row_number = true)"
+    )
     types = _describe_columns(con, source_sql, path.name)
     columns = [c for c in types if c != "file_row_number"]
     mapping = _match_columns(table, path.name, columns)

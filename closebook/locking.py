@@ -83,7 +83,7 @@ def check_not_open_elsewhere(warehouse: Path) -> None:
     if not warehouse.exists():
         return
     try:
-        duckdb.connect(str(warehouse)).close()
+        duckdb.connect(str(warehouse.absolute())).close()
     except duckdb.Error as error:
         message = duckdb_lock_message(warehouse, error)
         if message:

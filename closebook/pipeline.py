@@ -177,12 +177,21 @@ def connect(
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(warehouse))
-    except duckdb.IOException as error:
+        # Absolute: DuckDB would read a leading `~` as the home folder.
+        con = duckdb.connect(str(warehouse.absolute()))
+    except duckdb.Error as error:
         message = duckdb_lock_message(warehouse, error)
         if message:
             raise CloseFailed(message) from None
-        raise
+        raise CloseFailed(
+            f"warehouse {warehouse} cannot be opened ({_first_line(error)}); "
+            "give --warehouse a DuckDB file closebook wrote, or a new file name"
+        ) from None
+    except OSError as error:
+        raise CloseFailed(
+            f"warehouse {warehouse} cannot be opened ({error.strerror or error}); "
+            "check the folder exists and this user may write it"
+        ) from None
     try:
         con.execute("set TimeZone = 'UTC'")
         apply_settings(
@@ -196,6 +205,11 @@ def connect(
     finally:
         con.close()
         remove_spill(warehouse)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def step_load(ctx: CloseContext) -> list[InputFile]:

@@ -3,7 +3,8 @@
 
 -- Contract "All times are UTC": an ISO 8601 timestamp with an offset (or Z) is
 -- converted to UTC; a naive one is UTC; a bare date is its midnight. Anything
--- else (e.g. 10/05/2026, which is ambiguous) is null, and the row is rejected.
+-- else (e.g. 10/05/2026, which is ambiguous) is null, and the row is rejected; so is
+-- an offset outside the -14:00..+14:00 that real time zones use (+25:00 is a typo).
 -- The session time zone never matters.
 create or replace macro parse_utc(s) as (
     case
@@ -15,7 +16,9 @@ create or replace macro parse_utc(s) as (
         when regexp_full_match(trim(s), '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?')
             then try_cast(trim(s) as timestamp)
         when regexp_full_match(
-            trim(s), '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)? ?(Z|z|[+-]\d{2}(:?\d{2})?)'
+            trim(s),
+            '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)? ?'
+            || '(Z|z|[+-](0\d|1[0-3])(:?[0-5]\d)?|[+-]14(:?00)?)'
         )
             then timezone('UTC', try_cast(trim(s) as timestamptz))
     end
