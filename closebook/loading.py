@@ -59,7 +59,8 @@ _UNREADABLE_REASONS = {
     "MISSING COLUMNS": "the row has fewer fields than the header",
     "TOO MANY COLUMNS": "the row has more fields than the header",
     "UNQUOTED VALUE": "a quote character is misplaced in the row",
-    "LINE SIZE OVER MAXIMUM": "the row is longer than the reader allows",
+    "LINE SIZE OVER MAXIMUM": "the row is longer than the reader allows (2 MB); "
+    "shorten its longest field",
     "CAST": "a value could not be read",
 }
 
@@ -111,8 +112,8 @@ def load_exports(con: duckdb.DuckDBPyConnection, input_dir: Path) -> list[InputF
     paths = find_input_files(input_dir)
     con.execute("create schema if not exists build")
     con.execute(
-        "create or replace table build.raw_unreadable_rows "
-        "(source_table varchar, line_number bigint, reason varchar, raw_text varchar)"
+        "create or replace table build.raw_unreadable_rows (source_table varchar, "
+        "line_number bigint, reason varchar, raw_text varchar, account_id varchar)"
     )
     loaded: list[InputFile] = []
     for table in INPUT_TABLES:
@@ -370,11 +371,14 @@ def _bare_cr_line(path: Path) -> int | None:
     carry = b""
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 24), b""):
+            has_lf = has_lf or b"\n" in chunk
+            if bare or (not carry and b"\r" not in chunk):
+                carry = b""
+                continue  # the usual LF file: no CR at all, nothing to count
             data = carry + chunk
             carry = b"\r" if data.endswith(b"\r") else b""
             data = data[: len(data) - len(carry)]
-            has_lf = has_lf or b"\n" in data
-            bare = bare or data.count(b"\r") != data.count(b"\r\n")
+            bare = data.count(b"\r") != data.count(b"\r\n")
     bare = bare or bool(carry)
     if not (bare and has_lf):
         return None
@@ -461,12 +465,31 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
     con.execute(
         f"insert into build.raw_unreadable_rows "
         f"select {_quote_literal(table.name)}, line_number, "
-        f"case {reasons} else 'the row cannot be read as CSV' end, raw_text "
+        f"case {reasons} else 'the row cannot be read as CSV' end, raw_text, "
+        f"{_unreadable_account_sql(columns, mapping)} "
         f"from csv_bad_lines order by line_number"
     )
     temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_skips")
     for temp in (*temps, rejects, f"{rejects}_scan"):
         con.execute(f"drop table if exists {temp}")
+
+
+def _unreadable_account_sql(columns: list[str], mapping: dict[str, str]) -> str:
+    """SQL for the account_id of a row the reader could not split, when its text shows it.
+
+    So that a row too long for the reader (or with a field too many) still names its
+    account: its invoices are held, and an unreadable `accounts` row is that account's
+    own rejected row, not an "unknown account" for every other row it has (issue 12).
+    Taken only when every field up to it is unquoted and a comma follows it (a field cut
+    off by the reader is never taken); otherwise null, as before. Set-based: a file
+    of bad rows costs one regular expression per row, in DuckDB.
+    """
+    if "account_id" not in mapping:
+        return "cast(null as varchar)"
+    index = columns.index(mapping["account_id"])
+    field = '[^,"\\r\\n]*'
+    pattern = f"^(?:{field},){{{index}}}({field}),"
+    return f"nullif(trim(regexp_extract(raw_text, {_quote_literal(pattern)}, 1)), '')"
 
 
 def _skipped_line_offsets(con: duckdb.DuckDBPyConnection) -> None:

@@ -265,3 +265,34 @@ def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line_and_untouched(tmp_pat
     assert err[0].startswith(f"closebook: error: warehouse {foreign} cannot be opened (")
     assert err[0].endswith("give --warehouse a DuckDB file closebook wrote, or a new file name")
     assert foreign.read_bytes() == b"my spreadsheet notes\n"
+
+
+def test_a_row_over_the_readers_line_limit_is_rejected_alone_and_names_its_account(tmp_path):
+    long_email = "x" * 3_000_000  # over DuckDB's 2 MB line limit
+    folder = write_exports(
+        tmp_path / "in",
+        accounts=[account("A"), account("B", billing_email=long_email)],
+        usage_snapshots=[
+            snapshot("A", "2026-10-05", 3),
+            snapshot("A", "2026-10-06", "9" * 3_000_000),
+            snapshot("B", "2026-10-05", 4),
+        ],
+    )
+    con = build(folder, PERIOD)
+    too_long = "the row is longer than the reader allows (2 MB); shorten its longest field"
+    got = rows(con, "select file, line_number, account_id, reason from rejected_rows order by all")
+    assert got == [
+        {"file": "accounts.csv", "line_number": 3, "account_id": "B", "reason": too_long},
+        {"file": "usage_snapshots.csv", "line_number": 3, "account_id": "A", "reason": too_long},
+        # B's own row was rejected: said so, not "unknown account 'B'"
+        {
+            "file": "usage_snapshots.csv",
+            "line_number": 4,
+            "account_id": "B",
+            "reason": "account 'B' was rejected in accounts",
+        },
+    ]
+    # A's unreadable snapshot is A's rejected row: A's invoice is held, not issued
+    assert rows(con, "select invoice_number, status from invoices") == [
+        {"invoice_number": "2026-10-A-BASE", "status": "held"}
+    ]

@@ -5,11 +5,23 @@ with checked as (
     select * from int_accounts_checked
 ),
 
+unreadable as (
+    select * from raw_unreadable_rows
+    where source_table = 'accounts'
+),
+
+named as (
+    select account_id, row_status = 'accepted' as is_accepted from checked
+    union all
+    -- an accounts row the reader could not split, whose account_id could be read
+    select account_id, false as is_accepted from unreadable
+),
+
 final as (
     select
         account_id,
-        bool_or(row_status = 'accepted') as is_accepted
-    from checked
+        bool_or(is_accepted) as is_accepted
+    from named
     where account_id is not null
     group by account_id
 )

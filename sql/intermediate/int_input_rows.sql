@@ -61,7 +61,7 @@ unioned as (
     select
         source_table,
         line_number,
-        cast(null as varchar) as account_id,
+        account_id,
         cast(null as timestamp) as row_date,
         'rejected' as row_status,
         reason as reject_reason
