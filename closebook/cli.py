@@ -164,7 +164,7 @@ def _close(args: argparse.Namespace) -> int:
     # failed task (a traceback, twice) stays in the run's log in the Prefect UI.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from closebook import progress
-    from closebook.pipeline import EXIT_FAILED, months_through, one_line_error
+    from closebook.pipeline import failure_exit_code, months_through, one_line_error
 
     reporter = progress.for_terminal(args.progress)
     try:
@@ -178,13 +178,14 @@ def _close(args: argparse.Namespace) -> int:
             return _close_with_prefect(args)
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, whatever broke
         print(f"closebook: error: {one_line_error(error)}", file=sys.stderr)
+        code = failure_exit_code(error)
         _forget(error)
-        return EXIT_FAILED
+        return code
 
 
 def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporter: Reporter) -> int:
     """The same steps as plain functions; a backfill stops at the first month that fails."""
-    from closebook.pipeline import EXIT_FAILED, close_period, one_line_error
+    from closebook.pipeline import close_period, failure_exit_code, one_line_error
 
     if len(periods) == 1:
         result = close_period(
@@ -214,8 +215,9 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
             )
         except Exception as error:  # noqa: BLE001 - one line, naming the month
             print(f"closebook: error: {period}: {one_line_error(error)}", file=sys.stderr)
+            code = failure_exit_code(error)
             _forget(error)
-            return EXIT_FAILED
+            return code
         print("\n".join(result.summary_lines()), flush=True)
         worst = max(worst, result.exit_code)
     return worst

@@ -8,6 +8,8 @@ after, and only `publish` writes outside the `build` schema.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,10 +33,16 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_HELD_OR_REJECTED = 3
+EXIT_PUBLISHED_WITHOUT_WORKBOOKS = 4
 
 
 class CloseFailed(RuntimeError):
     """The close could not finish; the message is one line for the CLI."""
+
+
+class PublishedWithoutWorkbooks(CloseFailed):
+    """Exit 4: the warehouse holds the new period but its workbooks are the previous ones
+    (the workbooks failed and putting the warehouse back failed too); the message says so."""
 
 
 @dataclass(frozen=True)
@@ -262,11 +270,36 @@ def step_publish(ctx: CloseContext) -> dict[str, int]:
 
 
 def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | None) -> list[Path]:
-    """Write the four workbooks from the warehouse, then read their totals back and compare.
+    """Write the four workbooks from the warehouse, check them, then move them in.
+
+    Warehouse and workbooks are one outcome: the workbooks are written and
+    checked in a staging folder and moved in together (`workbooks.staging`); if
+    that fails, the period's previous warehouse rows are put back
+    (`publish.restore_previous`) and the close fails with exit 1, both as they
+    were. Only when that restore itself fails does the close end in
+    `PublishedWithoutWorkbooks` (exit 4), saying so.
 
     The workbooks are written by one process each (every core), reading the warehouse
     read-only: no connection of this process may be open meanwhile.
     """
+    from closebook.workbooks import staging
+
+    period = ctx.period.period
+    staging.remove_stale(ctx.reports_dir, period)
+    stage = staging.staging_folder(ctx.reports_dir, period)
+    try:
+        paths = _write_and_check_workbooks(ctx, stage, validation_status, report)
+        return staging.swap_in(paths, ctx.period_reports, stage / "previous")
+    except Exception as error:
+        raise _restore_after_failed_workbooks(ctx, error) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _write_and_check_workbooks(
+    ctx: CloseContext, stage: Path, validation_status: str, report: Path | None
+) -> list[Path]:
+    """The four workbooks in `stage/<period>/`, read back and compared with the warehouse."""
     from closebook.engine import available_cores
     from closebook.validation import record_external_check, write_report
     from closebook.workbooks import RunInfo, verify_workbooks, write_workbooks_in_parallel
@@ -280,16 +313,23 @@ def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | Non
         paper=ctx.paper,
         gl_accounts=ctx.gl_accounts,
     )
+    try:
+        stage.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CloseFailed(
+            f"cannot write workbooks under {ctx.reports_dir} ({error.strerror}); "
+            "check that the reports folder is writable"
+        ) from None
     paths = write_workbooks_in_parallel(
         ctx.warehouse,
         ctx.period.period,
-        ctx.reports_dir,
+        stage,
         info,
         workers=available_cores(),
         memory_limit=ctx.memory_limit,
     )
     with connect(ctx.warehouse, ctx.memory_limit) as con:
-        problems = verify_workbooks(con, ctx.period.period, ctx.reports_dir)
+        problems = verify_workbooks(con, ctx.period.period, stage)
         # The workbooks exist only after publish: their check joins the period's
         # published validation results (and the report) there.
         record_external_check(
@@ -305,6 +345,35 @@ def step_workbooks(ctx: CloseContext, validation_status: str, report: Path | Non
     if problems:
         raise CloseFailed(f"workbooks disagree with the warehouse: {problems[0]}")
     return paths
+
+
+def _restore_after_failed_workbooks(ctx: CloseContext, error: Exception) -> CloseFailed:
+    """Put the period's previous warehouse rows back; the close's one-line error to raise."""
+    from closebook.publish import restore_previous
+
+    reason = one_line_error(error)
+    try:
+        with connect(ctx.warehouse, ctx.memory_limit) as con:
+            restore_previous(con, ctx.period.period)
+    except Exception as restore_error:  # noqa: BLE001 - the state is what the user needs
+        message = (
+            f"the warehouse holds the new results of {ctx.period.period} but its workbooks "
+            f"in {ctx.period_reports} are the previous ones (workbooks failed: {reason}; "
+            f"restoring the warehouse failed: {one_line_error(restore_error)}); "
+            f"close {ctx.period.period} again"
+        )
+        _record_failure(ctx, EXIT_PUBLISHED_WITHOUT_WORKBOOKS, message)
+        return PublishedWithoutWorkbooks(message)
+    message = f"{reason}; the warehouse and the workbooks keep their previous results"
+    _record_failure(ctx, EXIT_FAILED, message)
+    return CloseFailed(message)
+
+
+def _record_failure(ctx: CloseContext, exit_code: int, message: str) -> None:
+    """A `close_runs` row for a close that failed after publish (best effort: the error
+    line says the same, and a full disk may refuse this too)."""
+    with contextlib.suppress(Exception):  # the one-line error already says it all
+        _append_close_run(ctx, exit_code, message)
 
 
 def summarize(
@@ -389,6 +458,10 @@ def summarize(
 
 def record_run(ctx: CloseContext, result: CloseResult) -> None:
     """Append the run's metadata (the one place wall-clock time is kept)."""
+    _append_close_run(ctx, result.exit_code, "\n".join(result.summary_lines()))
+
+
+def _append_close_run(ctx: CloseContext, exit_code: int, summary: str) -> None:
     finished = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     with connect(ctx.warehouse, ctx.memory_limit) as con:
         con.execute(
@@ -404,8 +477,8 @@ def record_run(ctx: CloseContext, result: CloseResult) -> None:
                 finished,
                 str(ctx.input_dir),
                 ctx.as_of,
-                result.exit_code,
-                "\n".join(result.summary_lines()),
+                exit_code,
+                summary,
             ],
         )
 
@@ -499,6 +572,14 @@ def months_through(first: str, last: str) -> list[str]:
         periods.append(f"{month.year:04d}-{month.month:02d}")
         month = ClosePeriod.parse(periods[-1]).end
     return periods
+
+
+def failure_exit_code(error: BaseException) -> int:
+    """4 when the warehouse was published but the workbooks were not (and could not be
+    undone), 1 for every other failure: nothing changed."""
+    if isinstance(error, PublishedWithoutWorkbooks):
+        return EXIT_PUBLISHED_WITHOUT_WORKBOOKS
+    return EXIT_FAILED
 
 
 def one_line_error(error: BaseException) -> str:

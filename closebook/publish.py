@@ -44,6 +44,7 @@ def publish_period(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int
     try:
         ensure_schema(con)
         for table in tables:
+            _keep_previous(con, table, period)
             written[table] = _replace_period(con, table, period)
         con.execute("commit")
     except BaseException:
@@ -58,3 +59,28 @@ def _replace_period(con: duckdb.DuckDBPyConnection, table: str, period: str) -> 
     con.execute(f"insert into main.{table} by name select * from build.{table}")
     count = con.execute(f"select count(*) from build.{table}").fetchone()
     return int(count[0]) if count else 0
+
+
+def _keep_previous(con: duckdb.DuckDBPyConnection, table: str, period: str) -> None:
+    """`build.previous_<table>`: the period's rows as they were before this publish, so
+    that a close whose workbooks then fail can put them back (`restore_previous`)."""
+    con.execute(
+        f"create or replace table build.previous_{table} as "
+        f"select * from main.{table} where period = ?",
+        [period],
+    )
+
+
+def restore_previous(con: duckdb.DuckDBPyConnection, period: str) -> None:
+    """Undo `publish_period` for `period`, in one transaction: every published table gets
+    back the rows it had before (none, for a period closed for the first time)."""
+    tables = [t for t in published_tables(con) if table_exists(con, "build", f"previous_{t}")]
+    con.execute("begin transaction")
+    try:
+        for table in tables:
+            con.execute(f"delete from main.{table} where period = ?", [period])
+            con.execute(f"insert into main.{table} by name select * from build.previous_{table}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
