@@ -75,7 +75,8 @@ def main() -> int:
         pip = [str(Path(work) / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
         subprocess.run([*pip, "install", "--quiet", *constraints, str(ROOT)], check=True)
         runtime = _freeze(pip)
-        subprocess.run([*pip, "install", "--quiet", *constraints, f"{ROOT}[dev]"], check=True)
+        # the dev lock holds the `dask` extra too: the sharded-close tests need it
+        subprocess.run([*pip, "install", "--quiet", *constraints, f"{ROOT}[dev,dask]"], check=True)
         everything = _freeze(pip)
     runtime_names = {_name(pin) for pin in runtime}
     _write(RUNTIME, runtime)
