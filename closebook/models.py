@@ -14,6 +14,7 @@ import calendar
 import itertools
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -163,6 +164,11 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
     return [models[name] for name in ordered]
 
 
+def model_dependencies(sql_dir: Path = SQL_DIR) -> dict[str, set[str]]:
+    """The models each model reads (direct dependencies), by name."""
+    return {model.name: set(model.depends_on) for model in discover_models(sql_dir)}
+
+
 @lru_cache(maxsize=512)
 def table_references(sql: str) -> frozenset[tuple[str, str]]:
     """The tables a query reads, as (schema, name) pairs, schema "" when unqualified.
@@ -245,11 +251,20 @@ def build_models(
     as_of: date,
     sql_dir: Path = SQL_DIR,
     timings: dict[str, float] | None = None,
+    only: Collection[str] | None = None,
 ) -> list[str]:
-    """Materialise every model as `build.<name>`; returns the names in run order."""
+    """Materialise every model as `build.<name>`; returns the names in run order.
+
+    `only` runs just those models (still in dependency order), the others being
+    already in `build`: the sharded close runs the per-account models on each
+    shard and the global ones once, over the shards' merged results.
+    """
     prepare_session(con, sql_dir)
     write_close_params(con, period, as_of)
-    return run_models(con, discover_models(sql_dir), timings)
+    models = discover_models(sql_dir)
+    if only is not None:
+        models = [model for model in models if model.name in only]
+    return run_models(con, models, timings)
 
 
 def run_models(
