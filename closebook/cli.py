@@ -53,6 +53,27 @@ def _memory_limit(text: str) -> str:
     return text
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
+def _check_sharding(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--shards and the cluster options go together (Dask runs through Prefect)."""
+    if getattr(args, "command", None) != "close":
+        return
+    on_dask = args.dask_scheduler or args.dask_local
+    if on_dask and not args.shards:
+        parser.error("--dask-scheduler and --dask-local need --shards N")
+    if on_dask and args.no_prefect:
+        parser.error("--dask-scheduler and --dask-local run through Prefect: drop --no-prefect")
+    if args.shards and not on_dask and not args.no_prefect:
+        parser.error("--shards needs a cluster: --dask-scheduler ADDRESS or --dask-local N")
+    if args.shards and args.through:
+        parser.error("--shards closes one month: drop --through")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="closebook",
@@ -106,6 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-prefect",
         action="store_true",
         help="run the same steps without Prefect (no run history; for quick local checks)",
+    )
+    # Scale-out (docs/scale-out.md): the billing split into shards by account, on Dask.
+    close.add_argument(
+        "--shards",
+        type=_positive,
+        metavar="N",
+        help="bill the accounts in N shards on a Dask cluster (needs --dask-scheduler or "
+        "--dask-local; with --no-prefect, one shard after another in this process)",
+    )
+    cluster = close.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--dask-scheduler", metavar="ADDRESS", help="an existing Dask cluster, tcp://host:8786"
+    )
+    cluster.add_argument(
+        "--dask-local",
+        type=_positive,
+        metavar="N",
+        help="a Dask LocalCluster of N worker processes on this machine",
     )
 
     models = commands.add_parser(
@@ -169,6 +208,8 @@ def _close(args: argparse.Namespace) -> int:
     reporter = progress.for_terminal(args.progress)
     try:
         periods = months_through(args.period, args.through or args.period)
+        if args.shards:
+            return _close_sharded(args)
         if args.no_prefect:
             return _close_without_prefect(args, periods, reporter)
         _terminate_on_sigterm()
@@ -253,6 +294,34 @@ def _close_with_prefect(args: argparse.Namespace) -> int:
     return backfill.exit_code
 
 
+def _close_sharded(args: argparse.Namespace) -> int:
+    """One month with the billing sharded by account (docs/scale-out.md)."""
+    if args.no_prefect:
+        from closebook.sharded_pipeline import close_period_sharded
+
+        result = close_period_sharded(
+            args.period, args.input, args.warehouse, args.reports, args.as_of, shards=args.shards
+        )
+    else:
+        _terminate_on_sigterm()
+        from closebook.flows.sharded_close import run_sharded_close
+        from closebook.flows.temporary_server import owned_server
+
+        with owned_server():
+            result = run_sharded_close(
+                period=args.period,
+                input_dir=str(args.input),
+                warehouse=str(args.warehouse),
+                reports_dir=str(args.reports),
+                as_of=args.as_of.isoformat() if args.as_of else None,
+                shards=args.shards,
+                dask_address=args.dask_scheduler,
+                dask_local_workers=args.dask_local,
+            )
+    print("\n".join(result.summary_lines()))
+    return result.exit_code
+
+
 def _models(args: argparse.Namespace) -> int:
     from closebook.model_commands import build_one, list_models
 
@@ -283,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "through", None) and args.through < args.period:
         parser.error(f"--through {args.through} is before --period {args.period}")
+    _check_sharding(parser, args)
     handlers = {"close": _close, "models": _models, "serve": _serve}
     return handlers[args.command](args)
 

@@ -153,7 +153,7 @@ def partition_exports(
     if work_dir.exists():
         shutil.rmtree(work_dir)
     (work_dir / "raw").mkdir(parents=True)
-    _route_accounts(con, shards)
+    route_accounts(con, shards)
     raw_columns: dict[str, list[tuple[str, str]]] = {}
     for table in ROUTED_TABLES + REPLICATED_TABLES:
         raw_columns[table] = [
@@ -179,7 +179,7 @@ def partition_exports(
     ]
 
 
-def _route_accounts(con: duckdb.DuckDBPyConnection, shards: int) -> None:
+def route_accounts(con: duckdb.DuckDBPyConnection, shards: int) -> None:
     """`shard_routes(account_id, shard)` and `shard_license_routes(license_id, shard)`.
 
     Accounts tied by a shared global key get one label (the smallest account_id of
