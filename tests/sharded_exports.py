@@ -37,7 +37,7 @@ def _append(folder: Path, table: str, rows: list[dict[str, str]]) -> None:
 def add_cross_account_rows(folder: Path, period: str = "2026-10") -> dict[str, str]:
     """Append rows whose rules span accounts (and likely shards) to a generated export.
 
-    Returns the accounts each case should hold, by case name, so a test can check
+    Returns the account each case ties to another, by case name, so a test can check
     the case really happened (not only that both closes agree).
     """
     accounts = _read(folder, "accounts")

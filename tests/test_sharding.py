@@ -150,3 +150,22 @@ def test_sharded_close_in_process_equals_one_process(tied_exports: Path, tmp_pat
     # account it is tied to; J1, P1 and H1 are issued.
     assert set(held) == {"J2", "J3", "J4", "P2"}
     assert "line 3" in held["J2"] and "line 4" in held["J3"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--shards", "4"],  # no cluster, and not --no-prefect
+        ["--dask-local", "2"],  # a cluster but no shards
+        ["--shards", "4", "--dask-local", "2", "--no-prefect"],  # Dask runs through Prefect
+        ["--shards", "4", "--dask-local", "2", "--dask-scheduler", "tcp://h:8786"],
+        ["--shards", "0", "--dask-local", "2"],
+    ],
+)
+def test_sharding_options_that_do_not_go_together_are_a_usage_error(options, capsys) -> None:
+    from closebook.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["close", "--period", PERIOD, "--input", "data/sample", *options])
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
