@@ -11,7 +11,7 @@ SAMPLE := data/sample
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test test-fast test-libreoffice lint format bench render libreoffice clean
+.PHONY: setup demo test test-fast test-libreoffice lint format bench bench-shards render libreoffice clean
 
 setup: $(VENV)/.installed
 
@@ -61,10 +61,14 @@ format: setup
 bench: setup
 	$(BIN)/python scripts/bench.py --accounts 10000
 
+# The sharded build at 1, 2 and 4 shards on a LocalCluster of 2 processes (docs/scale-out.md).
+bench-shards: setup
+	$(BIN)/python scripts/bench_shards.py --accounts 10000 --shards 1,2,4 --workers 2
+
 # PNG of the first page of each workbook of PERIOD (after `make demo`), to look at.
 PERIOD ?= 2026-10
 render: setup libreoffice
 	$(BIN)/python scripts/render_workbooks.py --period $(PERIOD)
 
 clean:
-	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock data/warehouse.duckdb.lock.holder reports/20* .bench
+	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock data/warehouse.duckdb.lock.holder data/warehouse.duckdb.shards reports/20* .bench
