@@ -30,6 +30,7 @@ or this process one shard after another (`run_shards_here`).
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -290,8 +291,11 @@ def run_shard(spec: ShardSpec) -> ShardResult:
         con.execute(f"set temp_directory = '{_sql_path(work / 'spill' / str(spec.shard))}'")
         if spec.threads:
             con.execute(f"set threads = {int(spec.threads)}")
-        if spec.memory_limit:
-            con.execute("set memory_limit = ?", [spec.memory_limit])
+        memory_limit = spec.memory_limit or _worker_memory_share()
+        if memory_limit:
+            if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
+                raise ValueError(f"memory limit '{memory_limit}' is not like 4GiB")
+            con.execute(f"set memory_limit = '{memory_limit}'")
         prepare_session(con)
         rows = 0
         for table, columns in spec.raw_columns.items():
@@ -321,6 +325,20 @@ def run_shard(spec: ShardSpec) -> ShardResult:
         con.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return ShardResult(spec.shard, rows, time.perf_counter() - started, peak_mb)
+
+
+def _worker_memory_share() -> str | None:
+    """On a Dask worker, DuckDB may use 60% of the worker's memory limit and spills
+    the rest to the work folder: Dask's nanny restarts a worker whose process grows
+    past 95% of its limit, and DuckDB's own default (80% of the machine) knows
+    nothing of the other workers on the host."""
+    try:
+        from distributed import get_worker
+
+        limit = get_worker().memory_manager.memory_limit
+    except (ImportError, ValueError, AttributeError):
+        return None
+    return f"{int(limit * 0.6) // 2**20}MiB" if limit else None
 
 
 def run_shards_here(specs: Iterable[ShardSpec]) -> list[ShardResult]:
