@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         f"### {args.accounts:,} accounts, {input_rows:,} input rows, close {period}: "
         f"sharded build on a LocalCluster of {args.workers} processes x 1 thread",
         "",
-        "| build | wall | partition + merge + global models | shard tasks (sum) | "
-        "per-shard rows/s (mean) | worker peak RSS (max) |",
-        "|---|---|---|---|---|---|",
+        "| build | wall | partition | shards on workers (wall) | merge + global models | "
+        "shard tasks (sum) | rows/s per shard task (mean) | worker peak RSS (max) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     record: dict[str, object] = {"accounts": args.accounts, "input_rows": input_rows, "runs": []}
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline.step_build(ctx)
     single = time.perf_counter() - started
     print(f"  one-process build: {single:.1f} s", file=sys.stderr, flush=True)
-    lines.append(f"| one process (reference) | {single:.1f} s | - | - | - | - |")
+    lines.append(f"| one process (reference) | {single:.1f} s | - | - | - | - | - | - |")
 
     with (
         LocalCluster(
@@ -115,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
             def on_cluster(specs, client=client, mapped=mapped):  # noqa: ANN001, ANN202
                 specs = [replace(s, threads=args.worker_threads) for s in specs]
-                began = time.perf_counter()
+                mapped["began"] = time.perf_counter()
                 out = client.gather(client.map(run_shard, specs, pure=False))
-                mapped["seconds"] = time.perf_counter() - began
+                mapped["ended"] = time.perf_counter()
                 return out
 
             started = time.perf_counter()
@@ -127,14 +127,21 @@ def main(argv: list[str] | None = None) -> int:
             rates = [r.input_rows / r.seconds for r in results if r.seconds]
             peak = max(r.peak_rss_mb for r in results)
             print(f"  {shards} shards: {wall:.1f} s", file=sys.stderr, flush=True)
+            partition = mapped["began"] - started
+            on_workers = mapped["ended"] - mapped["began"]
+            merge = wall - (mapped["ended"] - started)
             lines.append(
-                f"| {shards} shards | {wall:.1f} s | {wall - mapped['seconds']:.1f} s "
-                f"| {task_seconds:.1f} s | {sum(rates) / len(rates):,.0f} | {peak:,.0f} MiB |"
+                f"| {shards} shards | {wall:.1f} s | {partition:.1f} s | {on_workers:.1f} s "
+                f"| {merge:.1f} s | {task_seconds:.1f} s | {sum(rates) / len(rates):,.0f} "
+                f"| {peak:,.0f} MiB |"
             )
             record["runs"].append(  # type: ignore[union-attr]
                 {
                     "shards": shards,
                     "wall": wall,
+                    "partition": partition,
+                    "on_workers": on_workers,
+                    "merge_and_global": merge,
                     "shards_detail": [r.__dict__ for r in results],
                 }
             )
