@@ -30,6 +30,7 @@ or this process one shard after another (`run_shards_here`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import time
@@ -279,9 +280,8 @@ def run_shard(spec: ShardSpec) -> ShardResult:
     Runs on a worker: reads only its partition of the work folder and never opens
     the warehouse (DuckDB allows one writer per file; the driver holds it).
     """
-    import resource
-
     started = time.perf_counter()
+    _reset_peak_memory()
     work = Path(spec.work_dir)
     out = work / "out" / f"shard={spec.shard}"
     out.mkdir(parents=True, exist_ok=True)
@@ -323,8 +323,27 @@ def run_shard(spec: ShardSpec) -> ShardResult:
         raise ShardFailed(f"shard {spec.shard} of {spec.shards} failed: {first}") from None
     finally:
         con.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return ShardResult(spec.shard, rows, time.perf_counter() - started, peak_mb)
+    return ShardResult(spec.shard, rows, time.perf_counter() - started, _peak_memory_mb())
+
+
+def _reset_peak_memory() -> None:
+    """Start the process's peak-RSS mark afresh (Linux), so a worker reports what this
+    shard took, not what an earlier shard (or the process it was forked from) did."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_memory_mb() -> float:
+    """Peak resident memory since `_reset_peak_memory` (VmHWM), else the process's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _worker_memory_share() -> str | None:
