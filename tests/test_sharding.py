@@ -54,6 +54,7 @@ def tied_exports(tmp_path: Path) -> Path:
             ev("E6", "L5", "", "issued", "01"),  # line 6: no account, an earlier issue of L5
             ev("E7", "L7", "J2", "issued", "03"),  # line 7: J2 and J3 have licenses of
             ev("E8", "L8", "J3", "issued", "03"),  # line 8: their own, so invoices to hold
+            ev("E9", "L6", "J4", "issued", "03"),  # line 9: J4's other license, billed but held
         ],
         balance_transactions=[
             {"txn_id": "T1", "account_id": "P1", "occurred_at": "2026-10-01T00:00:00Z",
