@@ -28,10 +28,12 @@ print(sorted(name for name in sys.modules if name.split(".")[0] == "prefect"))
 
 def test_flows_holds_the_prefect_layer_only() -> None:
     # close_flow.py: the flows, tasks and deployment; temporary_server.py: the Prefect
-    # server a `closebook close` starts and owns when no API is configured.
+    # server a `closebook close` starts and owns when no API is configured;
+    # sharded_close.py: the same close sharded on Dask (docs/scale-out.md).
     assert sorted(p.name for p in (ROOT / "flows").glob("*.py")) == [
         "__init__.py",
         "close_flow.py",
+        "sharded_close.py",
         "temporary_server.py",
     ]
 

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from closebook.pipeline import CloseFailed, close_period
-from closebook.sample_data import generate_exports
+from scripts.sample_data import generate_exports
 from tests.sharded_exports import (
     add_cross_account_rows,
     warehouse_differences,
