@@ -38,8 +38,8 @@ demo: setup
 libreoffice:
 	@bash scripts/install_libreoffice.sh
 
-# Every test: the real Prefect flow, LibreOffice recalculation, and the packaging test
-# (the wheel installed in a fresh venv closes the sample).
+# Every test: the real Prefect flow, the sharded close on a local Dask cluster, LibreOffice
+# recalculation, and the packaging test (the wheel installed in a fresh venv closes the sample).
 test: setup libreoffice
 	$(BIN)/python -m pytest -q
 
