@@ -21,7 +21,7 @@ from closebook.sharding import ShardFailed, ShardMapper, ShardResult, ShardSpec
 
 def step_partition(ctx: CloseContext, shards: int) -> list[ShardSpec]:
     """Write the loaded rows as one Parquet partition per shard, beside the warehouse."""
-    with pipeline.connect(ctx.warehouse) as con:
+    with pipeline.connect(ctx.warehouse, ctx.memory_limit) as con:
         return sharding.partition_exports(
             con, sharding.work_dir_for(ctx.warehouse), shards, ctx.period.period, ctx.as_of
         )
@@ -30,7 +30,7 @@ def step_partition(ctx: CloseContext, shards: int) -> list[ShardSpec]:
 def step_merge(ctx: CloseContext, specs: list[ShardSpec]) -> dict[str, float]:
     """Union the shards' models into `build` and run the global models over them."""
     timings: dict[str, float] = {}
-    with pipeline.connect(ctx.warehouse) as con:
+    with pipeline.connect(ctx.warehouse, ctx.memory_limit) as con:
         sharding.merge_shards(con, specs)
         sharding.build_global_models(con, ctx.period, ctx.as_of, timings=timings)
     return timings

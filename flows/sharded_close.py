@@ -102,7 +102,7 @@ def sharded_close_flow(
         workbooks = workbooks_task(ctx, status, report)
         result = pipeline.summarize(ctx, workbooks, status, report, {})
         pipeline.record_run(ctx, result)
-    publish_artifacts(result)
+    publish_artifacts(result, ctx.reports_dir)
     return result
 
 
