@@ -17,7 +17,8 @@ every rule's inputs meet in one shard:
   poisons the license's later events).
 
 `license_prices` (no account, small) is replicated to every shard; `payments`
-and the rows the CSV reader could not split stay with the driver. Each shard
+stay with the driver; the rows the CSV reader could not split go with the
+account they name (the driver keeps them all for the row ledger). Each shard
 runs the per-account models (`SHARD_MODELS`) in its own DuckDB and writes them
 as Parquet; the driver unions them into `build.*` and runs every other model
 once over the union (row ledger, holds, invoices, reconciliation), then
@@ -50,6 +51,10 @@ ROUTED_TABLES = (
     "license_events",
     "balance_transactions",
     "billed_invoices",
+    # rows the CSV reader could not split, with the account_id it could still read (an
+    # unreadable accounts row makes its account a rejected one, in that account's shard);
+    # the driver keeps all of them for the row ledger
+    "unreadable_rows",
 )
 # Small tables with no account, copied to every shard (the models that read them
 # run again on the driver: their rows are counted once, there).
