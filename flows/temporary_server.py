@@ -1,22 +1,28 @@
-"""A temporary Prefect server whose lifetime the CLI owns.
+"""A temporary Prefect server whose lifetime the CLI owns, started as early as possible.
 
 Without a configured API, Prefect 3.8.8 starts its own temporary server
 (`prefect.server.api.server.SubprocessASGIServer`: a uvicorn subprocess) the
-first time a client is needed, and stops it from an `atexit` hook. Two things
+first time a client is needed, and stops it from an `atexit` hook. Three things
 went wrong with that for finance:
 
 - a close killed with SIGTERM never runs `atexit`, and one killed with
   SIGKILL cannot; the uvicorn server stayed behind, holding a port and the
   Prefect database;
-- each `closebook close` paid the server's start-up (~10-25 s), so
-  `make demo`, three closes, paid it three times.
+- each `closebook close` paid the server's start-up, so `make demo`, three
+  closes, paid it three times;
+- the start-up was paid in series with everything else: the parent imported
+  Prefect's whole server package (~3-4 s) only to launch a subprocess that
+  imports it again, then waited for it (~4 s on a migrated database, ~13 s
+  on a new one) before importing anything the close itself needs.
 
-`owned_server()` starts the same server once for the whole command, with the
-child asking Linux to SIGTERM it when its parent dies (`PR_SET_PDEATHSIG`), so
-even a SIGKILLed close does not leave it running; it registers the server as
-Prefect's default instance, so Prefect's own code uses it instead of starting
-another, and stops it on the way out. The CLI turns SIGTERM into a normal exit
-so the `finally` runs (see `closebook/cli.py`).
+`launch()` starts the same uvicorn command Prefect runs (same app factory, same
+environment) once for the whole command, without importing `prefect.server` in
+this process, with the child asking Linux to SIGTERM it when its parent dies
+(`PR_SET_PDEATHSIG`), so even a SIGKILLed close does not leave it running. The
+caller does its own imports while the server boots (`TemporaryServer.wait`), and
+runs the close with `PREFECT_API_URL` pointing at it, so Prefect's own code
+never starts another. The CLI turns SIGTERM into a normal exit so the `finally`
+runs (see `closebook/cli.py`).
 """
 
 from __future__ import annotations
@@ -26,16 +32,27 @@ import ctypes
 import inspect
 import os
 import signal
+import socket
 import subprocess
-from collections.abc import Iterator
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
 
-from prefect.server.api.server import SubprocessASGIServer
-from prefect.settings import PREFECT_API_URL, temporary_settings
+import prefect
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    get_current_settings,
+    temporary_settings,
+)
 
 PR_SET_PDEATHSIG = 1
-_owned: list[SubprocessASGIServer] = []
+PORT_IN_USE = 3  # uvicorn's exit code when its port was taken before it bound it
+_owned: list[TemporaryServer] = []
 
 
 def _die_with_parent(parent: int) -> None:
@@ -46,21 +63,84 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-class ParentWatchedServer(SubprocessASGIServer):
-    """Prefect's temporary server, started so that it dies with this process."""
+def _free_port() -> int:
+    """A port nothing listens on now (the kernel's pick); uvicorn may still lose it."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-        original = subprocess.Popen
+
+class TemporaryServer:
+    """Prefect's temporary API server as a uvicorn child that dies with this process."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.process = self._run_uvicorn()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _run_uvicorn(self) -> subprocess.Popen[bytes]:
+        """The command and environment of Prefect's `SubprocessASGIServer._run_uvicorn_command`."""
         parent = os.getpid()
+        environment = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(Path(prefect.__file__).resolve().parent.parent),
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
+            ],
+            env=environment,
+            preexec_fn=lambda: _die_with_parent(parent),
+        )
 
-        def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
-            return original(*args, preexec_fn=lambda: _die_with_parent(parent), **kwargs)
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the API answers its health check (or say why it never will)."""
+        limit = timeout or float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code == PORT_IN_USE:  # another process took the port first: pick again
+                self.port = _free_port()
+                self.process = self._run_uvicorn()
+                continue
+            if code is not None:
+                raise RuntimeError(f"the temporary Prefect server exited with code {code}")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the temporary Prefect server did not start within {limit:.0f} s")
 
-        subprocess.Popen = popen  # type: ignore[misc] - only for the one call below
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            return super()._run_uvicorn_command()
-        finally:
-            subprocess.Popen = original  # type: ignore[misc]
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def _drain() -> None:
@@ -84,26 +164,31 @@ def owns_server() -> bool:
 
 
 @contextmanager
-def owned_server() -> Iterator[str | None]:
+def owned_server(while_starting: Callable[[], object] | None = None) -> Iterator[str | None]:
     """Run the body against a configured API, or against one temporary server we own.
 
-    Yields the API URL of the server we started, or None when the user configured one.
+    `while_starting` runs while the server boots (imports the close needs anyway),
+    so its cost hides behind the start-up. Yields the API URL of the server we
+    started, or None when the user configured one.
     """
     if PREFECT_API_URL.value():
+        if while_starting is not None:
+            while_starting()
         yield None
         return
-    server = ParentWatchedServer(port=None)
-    previous = SubprocessASGIServer._instances.get(None)
-    SubprocessASGIServer._instances[None] = server
+    server = TemporaryServer()
     try:
-        server.start()
+        if while_starting is not None:
+            while_starting()
+        server.wait()
         _owned.append(server)
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server.api_url
+            try:
+                yield server.api_url
+            finally:
+                # Inside the settings: Prefect's log worker is keyed by the API URL, and
+                # asking for it without one would start yet another temporary server.
+                _drain()
     finally:
-        if _owned:
-            _drain()
         _owned.clear()
         server.stop()
-        if previous is not None:
-            SubprocessASGIServer._instances[None] = previous
