@@ -195,7 +195,6 @@ def test_a_second_close_on_a_busy_warehouse_fails_fast_with_one_line(tmp_path, c
     holder = start("hold_lock", folder, warehouse, flag)
     try:
         wait_for(flag, holder)
-        started = time.monotonic()
         code = main(
             [
                 "close",
@@ -211,7 +210,9 @@ def test_a_second_close_on_a_busy_warehouse_fails_fast_with_one_line(tmp_path, c
             ]
         )
         err = capsys.readouterr().err.splitlines()
-        assert time.monotonic() - started < 10
+        # Fast: it gave up while the other close still held the lock (the holder
+        # waits until it is killed), instead of queueing behind it.
+        assert holder.poll() is None
     finally:
         holder.kill()
         holder.communicate()
