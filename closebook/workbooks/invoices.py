@@ -174,26 +174,29 @@ def _invoice_query(con: duckdb.DuckDBPyConnection) -> str | None:
     """
 
 
+def _register_total(lines: TableSheet, plain: bool) -> str:
+    """The register's total: the invoice's lines, found by invoice number, added up.
+
+    Keyed on the invoice number (not on the lines' positions), the total stays
+    right however either sheet is sorted. The same for every row but for `{r}`.
+    """
+    formula = keyed_total(lines, "Amount", [("Invoice number", "$A{r}")], plain=plain, planned=True)
+    return "=" + formula
+
+
 def _register_row(
     invoice: dict[str, Any],
     fmts: Formats,
-    lines: TableSheet,
+    totals: dict[bool, str],
     line_sum: Decimal | None,
     plain: bool,
 ) -> list[Cell]:
-    """A register row; its total adds up the invoice's lines found by invoice number.
-
-    Keyed on the invoice number (not on the lines' positions), the total stays
-    right however either sheet is sorted.
-    """
+    """A register row; its total a formula over the invoice's lines (`_register_total`)."""
     held = invoice["status"] == "held"
     text = fmts.text(held)
     money = fmts.money(invoice["currency"], held)
     if line_sum is not None:
-        formula = keyed_total(
-            lines, "Amount", [("Invoice number", "$A{r}")], plain=plain, planned=True
-        )
-        total: Cell = Formula("=" + formula, line_sum, money)
+        total: Cell = Formula(totals[plain], line_sum, money)
     else:
         total = Number(invoice["total"], money)
     paused = invoice["issuing_paused"]
@@ -236,12 +239,16 @@ def _write_register_and_lines(
         con, "select invoice_number from main.invoices where period = ?", [period]
     )
 
+    totals = {plain: _register_total(lines, plain) for plain in (True, False)}
+
     def flush() -> None:
         if current is not None and current["has_invoice"]:
             number = current["invoice_number"]
             plain = plain_key(number) and number not in collisions
-            register.append(_register_row(current, fmts, lines, line_sum, plain))
+            register.append(_register_row(current, fmts, totals, line_sum, plain))
 
+    # The formats every line uses, looked up once (a lookup per cell added up).
+    text, integer, wrapped = fmts.text(), fmts.integer(), fmts.text(wrap=True)
     for row in stream(con, sql, [period, period, period]):
         if current is None or row["invoice_number"] != current["invoice_number"]:
             flush()
@@ -249,17 +256,16 @@ def _write_register_and_lines(
         if not row["has_line"]:
             continue
         amount_cell, uses_days = _line_amount_cell(row, fmts, dim)
-        quantity = row["quantity"]
         lines.append(
             [
-                Text(row["invoice_number"], fmts.text()),
-                Number(row["line_no"], fmts.integer()),
-                Text(TYPE_LABELS.get(row["invoice_type"], row["invoice_type"]), fmts.text()),
-                Text(row["currency"], fmts.text()),
-                Text(row["description"], fmts.text(wrap=True)),
-                Number(quantity, fmts.integer()),
+                Text(row["invoice_number"], text),
+                Number(row["line_no"], integer),
+                Text(TYPE_LABELS.get(row["invoice_type"], row["invoice_type"]), text),
+                Text(row["currency"], text),
+                Text(row["description"], wrapped),
+                Number(row["quantity"], integer),
                 Number(row["unit_price"], fmts.price(row["currency"], row["unit_price"])),
-                Number(dim, fmts.integer()) if uses_days else None,
+                Number(dim, integer) if uses_days else None,
                 amount_cell,
             ]
         )
@@ -280,14 +286,15 @@ def _write_license_days(
         where d.period = ?
         order by d.account_id, d.product, d.license_id, d.days
     """
+    text, wrapped, integer = fmts.text(), fmts.text(wrap=True), fmts.integer()
     for row in stream(con, sql, [period, period]):
         table.append(
             [
-                Text(row["account_id"], fmts.text()),
-                Text(row["account_name"], fmts.text(wrap=True)),
-                Text(row["product"], fmts.text()),
-                Text(row["license_id"], fmts.text()),
-                Number(row["days"], fmts.integer()),
+                Text(row["account_id"], text),
+                Text(row["account_name"], wrapped),
+                Text(row["product"], text),
+                Text(row["license_id"], text),
+                Number(row["days"], integer),
             ]
         )
 

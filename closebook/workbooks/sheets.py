@@ -5,32 +5,48 @@ one at a time (XlsxWriter `constant_memory`), so a 10-million-line month never
 sits in memory, and a table longer than one sheet continues on "Name (2)",
 "Name (3)" ... Totals elsewhere refer to every part through `ranges()`.
 
-Cells are small values (`Text`, `Number`, `Date`, `Formula`) so that every
-string from the inputs goes through `write_string` and can never become a
-formula, a URL or a number, whatever it starts with.
+Rows are lists of cells (cells.py); a row whose cells the fast path covers is
+written by `fast_xml.Worksheet.append_row` in one piece, any other through
+XlsxWriter's own methods, with the same bytes either way.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import inspect
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import xlsxwriter
-import xlsxwriter.format
 import xlsxwriter.workbook
 import xlsxwriter.worksheet
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell_fast
+from xlsxwriter.utility import xl_col_to_name
 
+from .cells import Cell, Date, Format, Formula, Number, Text, to_excel_number, write_cell
+from .fast_xml import (
+    FORMULA_REWRITE_NEEDLES,
+    Workbook,
+    Worksheet,
+    xlsxwriter_would_rewrite,
+)
 from .formats import Formats
+
+__all__ = [
+    "FORMULA_REWRITE_NEEDLES",
+    "Cell",
+    "Date",
+    "Format",
+    "Formula",
+    "Number",
+    "Text",
+    "Workbook",
+    "Worksheet",
+    "to_excel_number",
+    "write_cell",
+    "xlsxwriter_would_rewrite",
+]
 
 # Excel's hard limit, header row included. A module constant so tests can
 # lower it (to 5, say) and see tables split without writing a million rows.
@@ -45,208 +61,6 @@ WORKBOOK_OPTIONS = {
     "strings_to_numbers": False,
     "nan_inf_to_errors": True,
 }
-
-Format = xlsxwriter.format.Format
-
-
-FUTURE_GATE = "if not self.use_future_functions and not expand_future_functions:"
-
-
-def _needles(patterns: list[str]) -> tuple[str, ...] | None:
-    needles = set()
-    for pattern in patterns:
-        name = re.fullmatch(r"\\[bS]([A-Z0-9.]+)\\\(", pattern)
-        if name is None or name.group(1).endswith("."):
-            return None
-        needles.add(name.group(1).rsplit(".", 1)[-1] + "(")
-    return tuple(sorted(needles))
-
-
-def _formula_rewrite_needles() -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """Literal text that must occur wherever XlsxWriter's `_prepare_formula` rewrites a formula.
-
-    Returns (needles always applied, needles applied with future functions on).
-
-    XlsxWriter runs 29 `re.sub` calls on every formula (155 with
-    `use_future_functions`) to prefix functions newer than Excel 2007 with
-    `_xlfn.` (pattern `\\bXLOOKUP\\(` makes `_xlfn.XLOOKUP(`). Our formulas use
-    none of them, yet those substitutions took a third of the write time.
-
-    Each pattern is `\\b` (or `\\S`), a function name whose `.` is a regex
-    wildcard, and `\\(`; the name's part after its last `.`, plus `(`, is
-    literal text every match contains (`\\bT.DIST.2T\\(` needs `2T(`). The
-    patterns are read from XlsxWriter's own source, so a new version's list
-    is picked up; if the method is no longer the `=`/`{}` stripping, one block
-    of such `re.sub` calls, the future-functions gate and a second block, or
-    its source is unavailable, this returns None and every formula takes
-    XlsxWriter's own path.
-    """
-    try:
-        source = inspect.getsource(xlsxwriter.worksheet.Worksheet._prepare_formula)
-    except (OSError, TypeError):  # pragma: no cover - no source shipped
-        return None
-    if source.count(FUTURE_GATE) != 1:
-        return None
-    blocks = source.split(FUTURE_GATE)
-    patterns = [re.findall(r're\.sub\(\s*r"([^"]+)",', block) for block in blocks]
-    stripping = 3  # formula = formula[1:] ("{", "=") and formula[:-1] ("}")
-    if source.count("formula = ") != len(patterns[0]) + len(patterns[1]) + stripping:
-        return None
-    always, future = _needles(patterns[0]), _needles(patterns[0] + patterns[1])
-    if not always or not future:
-        return None
-    return always, future
-
-
-FORMULA_REWRITE_NEEDLES = _formula_rewrite_needles()
-# The same needles as one regex of literal alternatives (faster than `in` x 29).
-_NEEDLE_SEARCH = (
-    None
-    if FORMULA_REWRITE_NEEDLES is None
-    else tuple(
-        re.compile("|".join(re.escape(needle) for needle in needles)).search
-        for needles in FORMULA_REWRITE_NEEDLES
-    )
-)
-
-
-def xlsxwriter_would_rewrite(formula: str, future_functions: bool = False) -> bool:
-    """Whether XlsxWriter's `_prepare_formula` might change more than the leading `=`."""
-    if _NEEDLE_SEARCH is None:
-        return True
-    return _NEEDLE_SEARCH[1 if future_functions else 0](formula) is not None
-
-
-class Worksheet(xlsxwriter.worksheet.Worksheet):
-    """XlsxWriter's worksheet with two fast paths, byte-identical in output.
-
-    Formulas it would not rewrite (`_prepare_formula`) and the common cells'
-    XML (`_write_cell`) together took over half the write time. Only our
-    workbooks use this class (`Workbook` below); nothing is patched globally.
-    The XML written is byte-identical (tests/test_workbooks.py writes the
-    workbooks and a sheet of awkward cells both ways and compares).
-    """
-
-    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-        """XlsxWriter's `_prepare_formula`, skipping the rewrites that cannot apply.
-
-        It strips the leading `=` (and array braces), then applies each of its
-        `re.sub` rewrites in turn. When the formula contains none of the
-        literal text those patterns need (`xlsxwriter_would_rewrite`), no
-        substitution can match (and without a first change there is nothing
-        new for a later one to match), so its result is the stripped formula:
-        all this fast path does. Anything else goes through XlsxWriter.
-        """
-        future = self.use_future_functions or expand_future_functions
-        if xlsxwriter_would_rewrite(formula, future):
-            return super()._prepare_formula(formula, expand_future_functions)
-        if formula.startswith("{"):
-            formula = formula[1:]
-        if formula.startswith("="):
-            formula = formula[1:]
-        if formula.endswith("}"):
-            formula = formula[:-1]
-        return formula
-
-    def _write_cell(self, row: int, col: int, cell: Any) -> None:
-        """XlsxWriter's `<c>` element, written directly for the cells we write most.
-
-        XlsxWriter builds an attribute list per cell and escapes each
-        attribute; for a cell with a format, its `r` (an A1 reference) and `s`
-        (an integer) never need escaping. Handled here, byte for byte as
-        XlsxWriter writes them: numbers and dates, in-line strings that no
-        escape or whitespace rule touches (`_PLAIN_STRING`), formulas with a
-        numeric value, blanks. Everything else (no format, shared strings,
-        rich strings, text values, booleans, arrays...) goes to XlsxWriter.
-        """
-        fmt = cell.format
-        kind = type(cell)
-        if kind is _FORMULA and type(cell.value) is str and cell.value == "":
-            # XlsxWriter writes an empty text result as `<v></v>` with no type,
-            # which a viewer that does not recalculate reads as a number (or
-            # nothing). An empty string is text: `t="str"`.
-            style = "" if fmt is None else f' s="{fmt._get_xf_index()}"'
-            formula = self._escape_data(cell.formula)
-            self.fh.write(
-                f'<c r="{xl_rowcol_to_cell_fast(row, col)}"{style} t="str">'
-                f"<f>{formula}</f><v></v></c>"
-            )
-            return
-        if fmt is None or kind not in _FAST_CELLS:
-            super()._write_cell(row, col, cell)
-            return
-        head = f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}"'
-        if kind is _NUMBER or kind is _DATETIME:
-            self.fh.write(f"{head}><v>{cell.number:.16G}</v></c>")
-        elif kind is _STRING:
-            string = cell.string
-            if not self.constant_memory or _PLAIN_STRING.search(string):
-                super()._write_cell(row, col, cell)
-                return
-            self.fh.write(f'{head} t="inlineStr"><is><t>{string}</t></is></c>')
-        elif kind is _FORMULA:
-            value = cell.value
-            if type(value) is not int and type(value) is not float:
-                super()._write_cell(row, col, cell)
-                return
-            formula = self._escape_data(cell.formula)
-            self.fh.write(f"{head}><f>{formula}</f><v>{value}</v></c>")
-        else:  # blank
-            self.fh.write(f"{head}/>")
-
-
-# The cell tuples XlsxWriter stores until a row is written (constant_memory).
-_NUMBER = xlsxwriter.worksheet.CellNumberTuple
-_DATETIME = xlsxwriter.worksheet.CellDatetimeTuple
-_STRING = xlsxwriter.worksheet.CellStringTuple
-_FORMULA = xlsxwriter.worksheet.CellFormulaTuple
-_BLANK = xlsxwriter.worksheet.CellBlankTuple
-_FAST_CELLS = frozenset((_NUMBER, _DATETIME, _STRING, _FORMULA, _BLANK))
-# Whatever XlsxWriter would change in an in-line string: XML escapes (`"&<>` and
-# newline), control characters and `_xHHHH_` (written as `_xHHHH_` escapes),
-# U+FFFE/U+FFFF, leading or trailing whitespace (xml:space="preserve"), and a
-# leading `<r>` (rich text) which needs a `<` anyway. Any of them: XlsxWriter's path.
-_PLAIN_STRING = re.compile(r'["&<>\n\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$')
-
-
-class Workbook(xlsxwriter.Workbook):
-    """An XlsxWriter workbook whose sheets are `Worksheet` (XlsxWriter's subclassing hook)."""
-
-    worksheet_class = Worksheet
-
-
-@dataclass(slots=True)  # not frozen: ~4x cheaper to create, one per cell
-class Text:
-    value: object
-    fmt: Format | None = None
-
-
-@dataclass(slots=True)
-class Number:
-    value: Decimal | int | float | None
-    fmt: Format | None = None
-
-
-@dataclass(slots=True)
-class Date:
-    value: dt.date | dt.datetime | None
-    fmt: Format | None = None
-
-
-@dataclass(slots=True)
-class Formula:
-    """A live formula and the value it evaluates to (stored for previews).
-
-    `{r}` in the formula stands for the Excel row number the cell lands on,
-    which is only known once the table has decided which sheet part it is on.
-    """
-
-    formula: str
-    value: Decimal | int | float | str | None
-    fmt: Format | None = None
-
-
-Cell = Text | Number | Date | Formula | None
 
 
 @dataclass(frozen=True)
@@ -268,56 +82,6 @@ class Location:
 def quote_sheet(name: str) -> str:
     """A sheet name as a formula reference needs it: 'Invoice lines'."""
     return "'" + name.replace("'", "''") + "'"
-
-
-def to_excel_number(value: Decimal | int | float) -> float | int:
-    """Decimal -> float at the very last moment (XlsxWriter stores doubles)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return float(value)
-
-
-def _naive_utc(value: dt.date | dt.datetime) -> dt.date | dt.datetime:
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
-
-
-def write_cell(
-    ws: xlsxwriter.worksheet.Worksheet, row0: int, col: int, cell: Cell, excel_row: int = 0
-) -> None:
-    """Write one cell value with the writer matching its type."""
-    if cell is None:
-        return
-    kind = type(cell)
-    value = cell.value
-    if value is None and kind is not Formula:
-        if cell.fmt is not None:
-            ws.write_blank(row0, col, None, cell.fmt)
-    elif kind is Text:
-        ws.write_string(row0, col, value if type(value) is str else str(value), cell.fmt)
-    elif kind is Number:
-        ws.write_number(row0, col, to_excel_number(value), cell.fmt)  # type: ignore[arg-type]
-    elif kind is Formula:
-        formula = cell.formula  # type: ignore[union-attr]
-        if "{r}" in formula:
-            formula = formula.replace("{r}", str(excel_row))
-        stored: float | int | str
-        if value is None:
-            stored = ""
-        elif isinstance(value, str):
-            stored = value
-        else:
-            stored = to_excel_number(value)
-        ws.write_formula(row0, col, formula, cell.fmt, stored)
-    elif kind is Date:
-        ws.write_datetime(row0, col, _naive_utc(value), cell.fmt)  # type: ignore[arg-type]
-    else:  # pragma: no cover - a programming error
-        raise TypeError(f"not a cell: {cell!r}")
 
 
 PAPER_SIZES = {"letter": 1, "a4": 9}  # XlsxWriter's paper indexes
@@ -406,7 +170,12 @@ class TableSheet:
         # formulas use `ranges(..., planned=True)`.
         self.top = top
         self.expected_rows = expected_rows
-        self._wrap_columns = [i for i, column in enumerate(self.columns) if column.wrap]
+        # (column, characters per line) of the columns whose text wraps.
+        self._wrap_widths = [
+            (i, int(column.width * CHARS_PER_UNIT))
+            for i, column in enumerate(self.columns)
+            if column.wrap
+        ]
         for _ in range(len(self._planned_rows())):
             self._new_part()
         if preamble is not None:
@@ -473,16 +242,23 @@ class TableSheet:
         part = self.parts[self._current]
         row0 = location.row - 1
         lines = 1
-        for col in self._wrap_columns:
+        for col, width in self._wrap_widths:
             cell = cells[col] if col < len(cells) else None
             if cell is not None and type(cell.value) is str:
-                width = int(self.columns[col].width * CHARS_PER_UNIT)
-                needed = sum(-(-max(len(piece), 1) // width) for piece in cell.value.split("\n"))
+                text = cell.value
+                if len(text) <= width and "\n" not in text:
+                    continue  # one line: the common case, without splitting
+                needed = sum(-(-max(len(piece), 1) // width) for piece in text.split("\n"))
                 lines = max(lines, needed)
-        if lines > 1:
-            part.worksheet.set_row(row0, LINE_HEIGHT * min(lines, MAX_LINES))
+        height = LINE_HEIGHT * min(lines, MAX_LINES) if lines > 1 else None
+        ws = part.worksheet
+        if isinstance(ws, Worksheet) and ws.append_row(row0, cells, location.row, height):
+            part.rows += 1
+            return location
+        if height is not None:
+            ws.set_row(row0, height)
         for col, cell in enumerate(cells):
-            write_cell(part.worksheet, row0, col, cell, location.row)
+            write_cell(ws, row0, col, cell, location.row)
         part.rows += 1
         return location
 
