@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import zipfile
 from decimal import Decimal
+from decimal import Decimal as D
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,7 @@ import xlsxwriter.worksheet
 
 import closebook.workbooks.invoices as invoices_module
 from closebook.workbooks import RunInfo, sheets, warehouse, write_workbooks
+from closebook.workbooks.formats import Formats
 from tests.workbook_fixtures import INJECTIONS, OTHER_PERIOD, PERIOD, build_warehouse
 from tests.workbook_verify import verify_full
 
@@ -522,3 +524,152 @@ def test_formula_fast_path_is_active_and_exact() -> None:
         for formula in ours + [f for f, _ in TRICKY_FORMULAS]:
             assert fast._prepare_formula(formula) == stock._prepare_formula(formula)
             assert fast._prepare_formula(formula, True) == stock._prepare_formula(formula, True)
+
+
+# --- Whole rows (fast_xml.Worksheet.append_row) ---------------------------------------
+
+_NO_FORMAT = object()  # a cell written without a format (XlsxWriter's path)
+
+
+def _awkward_rows(fmts: Formats) -> list[list]:
+    """Rows through every branch of `append_row`: fast, fallen back, tall, empty."""
+    text, wrapped, money = fmts.text(), fmts.text(wrap=True), fmts.money("USD")
+    tz = dt.timezone(dt.timedelta(hours=-5))
+    rows: list[list] = []
+    for value in TRICKY_STRINGS:  # each string both plain-looking and wrapped
+        rows.append([sheets.Text(value, text), sheets.Text(value, wrapped)])
+    rows += [
+        # numbers of every kind; None with a format is a styled blank
+        [
+            sheets.Number(D("12.50"), money),
+            sheets.Number(7, fmts.integer()),
+            sheets.Number(D("0.1"), money),
+            sheets.Number(1.5, money),
+            sheets.Number(True, fmts.integer()),
+            sheets.Number(None, money),
+            sheets.Number(123456789012345678, fmts.integer()),
+            sheets.Number(-0.0, money),
+        ],
+        [
+            sheets.Date(dt.date(2026, 10, 31), fmts.date()),
+            sheets.Date(dt.datetime(2026, 10, 31, 23, 59, 59, tzinfo=tz), fmts.datetime()),
+            sheets.Date(None, fmts.date()),
+            None,
+            sheets.Text(None, text),
+            None,
+        ],
+        # formulas with {r}, with every kind of stored value
+        [
+            sheets.Formula("=ROUND(A{r}*B{r},2)", D("2.50"), money),
+            sheets.Formula('=IF(A{r}=0,"",A{r})', "", text),
+            sheets.Formula('=IF(A{r}=0,"",A{r})', None, text),
+            sheets.Formula("=A{r}>0", True, text),
+            sheets.Formula('=SUMIFS($A$2:$A$9,$B$2:$B$9,"<>x")', 3, money),
+            sheets.Formula('=A{r}&"<&>"', 4, text),
+            sheets.Formula("=LOG{r}(A1)", 1, text),  # {r} inside a function name
+            sheets.Formula("=STDEV.S(A1:A{r})", 0, money),
+        ],  # rewritten to _xlfn.
+        # rows that fall back whole (no format, NaN, rich, over-long, text result, arrays)
+        [sheets.Text("no format", None), sheets.Number(1, money)],
+        [sheets.Number(float("nan"), money), sheets.Text("after NaN", text)],
+        [sheets.Number(float("inf"), money)],
+        [sheets.Text("<r>rich?</r>", text)],
+        [sheets.Text("y" * 20000, wrapped)],
+        [sheets.Formula("=A1", "text result", text)],
+        [sheets.Formula("=A1", "#N/A", text)],
+        [sheets.Formula("{=SUM(A1:A{r}*B1:B{r})}", 0, money)],
+        [sheets.Formula("=FILTER(A1:A{r},A1:A{r}>0)", 0, money)],
+        [None, None],  # nothing written at all
+        [None, sheets.Text("a long reason " * 20, wrapped)],  # tall, starting at column B
+        [sheets.Text("held", fmts.text(True)), sheets.Number(1, fmts.money("EUR", True))],
+    ]
+    return rows
+
+
+def _write_awkward_tables(workbook_class: type, path: Path) -> None:
+    """Two tables streamed side by side (new formats first used mid-stream), split in parts."""
+    with workbook_class(str(path), sheets.WORKBOOK_OPTIONS) as wb:
+        fmts = Formats(wb)
+        columns = [sheets.Column(f"C{i}", 12, wrap=i % 2 == 1) for i in range(8)]
+        first = sheets.TableSheet(wb, fmts, "First", columns, expected_rows=40)
+        second = sheets.TableSheet(wb, fmts, "Second", columns)
+        chart = wb.add_chart({"type": "column"})  # anchored over tall rows: row sizes count
+        chart.add_series({"values": ["First", 1, 0, 6, 0]})
+        first.parts[0].worksheet.insert_chart(3, 9, chart)
+        rows = _awkward_rows(fmts)
+        for index, row in enumerate(rows):
+            first.append(row)
+            second.append(rows[-1 - index])
+        for table in (first, second):
+            table.finish()
+
+
+def test_whole_rows_match_xlsxwriter_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sheets, "MAX_ROWS_PER_SHEET", 17)  # parts (2), (3) ... as well
+    _write_awkward_tables(sheets.Workbook, tmp_path / "fast.xlsx")
+    _write_awkward_tables(xlsxwriter.Workbook, tmp_path / "stock.xlsx")
+    fast = _xml_parts(tmp_path / "fast.xlsx")
+    stock = _typed_empty_results(_xml_parts(tmp_path / "stock.xlsx"))
+    assert fast.keys() == stock.keys()
+    assert len([p for p in fast if p.startswith("xl/worksheets/sheet")]) >= 4
+    for part in fast:
+        if part != "docProps/core.xml":  # holds the creation time
+            assert fast[part] == stock[part], part
+
+
+def test_whole_rows_take_the_fast_path_and_fall_back_only_when_they_must(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[bool] = []
+    original = sheets.Worksheet.append_row
+
+    def counting(self, *args, **kwargs) -> bool:
+        taken.append(original(self, *args, **kwargs))
+        return taken[-1]
+
+    monkeypatch.setattr(sheets.Worksheet, "append_row", counting)
+    with sheets.Workbook(str(tmp_path / "x.xlsx"), sheets.WORKBOOK_OPTIONS) as wb:
+        fmts = Formats(wb)
+        table = sheets.TableSheet(wb, fmts, "T", [sheets.Column("A", 10, wrap=True)] * 8)
+        rows = _awkward_rows(fmts)
+        for row in rows:
+            table.append(row)
+    # The tricky strings: all fast but the rich one and the 40,000-character one.
+    strings = [text not in ("<r>rich?</r>", "x" * 40000) for text in TRICKY_STRINGS]
+    assert strings.count(False) == 2
+    # Then 3 rows of values, 10 rows that must fall back, a tall row, a highlighted row.
+    assert taken == strings + [True] * 3 + [False] * 10 + [True, True]
+
+
+@pytest.mark.parametrize(
+    ("template", "future", "safe"),
+    [
+        ("=ROUND(F{r}*G{r},2)", False, True),
+        ("=SUMIFS('Lines'!$I$2:$I$9,'Lines'!$A$2:$A$9,$A{r})", False, True),
+        ("=SUMPRODUCT(EXACT('L'!$A$2:$A$9,$A{r})*('L'!$K$2:$K$9>0))", False, True),
+        ("=LOG{r}(A1)", False, False),  # the row number would be part of a function name
+        ("=A{r}.5", False, False),
+        ("=STDEV.S(A1:A{r})", False, True),
+        ("=STDEV.S(A1:A{r})", True, False),  # with future functions XlsxWriter rewrites it
+        ("=SWITCH(A{r},1,2)", False, False),  # a dynamic-array formula
+        ("{=SUM(A1:A{r})}", False, False),  # an array formula
+        ("=A{r}", False, False),  # ends in a brace before the row goes in
+    ],
+)
+def test_formula_templates_are_split_only_when_every_row_prepares_the_same(
+    template: str, future: bool, safe: bool
+) -> None:
+    ws, stock = sheets.Worksheet(), xlsxwriter.worksheet.Worksheet()
+    ws.use_future_functions = stock.use_future_functions = future
+    assert (ws._split_template(template) is not None) == safe
+    for row in (1, 9, 10, 1048576):
+        formula = template.replace("{r}", str(row))
+        tail = ws._formula_tail(template, 1, row)
+        dynamic = xlsxwriter.worksheet.re_dynamic_function.search(formula)
+        if formula.startswith("{") or dynamic:  # XlsxWriter's array paths: not ours
+            assert tail is None
+        else:
+            prepared = stock._escape_data(stock._prepare_formula(formula))
+            assert tail == f"><f>{prepared}</f><v>1</v></c>"

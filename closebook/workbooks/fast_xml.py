@@ -242,13 +242,13 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
                     if tail is not None and len(_TEXT_TAILS) < _CACHE_LIMIT:
                         _TEXT_TAILS[string] = tail
             elif kind is Number:
-                tail = _NUMBER_TAILS.get(value)
+                tail = None if type(value) is float else _NUMBER_TAILS.get(value)
                 if tail is None:
                     stored = to_excel_number(value)  # type: ignore[arg-type]
                     if type(stored) is not int and not math.isfinite(stored):
                         return False  # NaN and infinities: XlsxWriter writes an error formula
                     tail = f"><v>{stored:.16G}</v></c>"
-                    if len(_NUMBER_TAILS) < _CACHE_LIMIT:
+                    if type(value) is not float and len(_NUMBER_TAILS) < _CACHE_LIMIT:
                         _NUMBER_TAILS[value] = tail
             elif kind is Date:
                 tail = self._date_tails.get(value)  # type: ignore[arg-type]
@@ -357,7 +357,8 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
         sample = template.replace("{r}", "1")
         if self._prepared_formula(sample) is None:
             return None
-        if any(xlsxwriter_would_rewrite(text, True) for text in (sample, template)):
+        future = self.use_future_functions  # as write_formula prepares it
+        if any(xlsxwriter_would_rewrite(text, future) for text in (sample, template)):
             return None
         prepared = self._escape_data(self._prepare_formula(template))
         return tuple(prepared.split("{r}"))
@@ -401,7 +402,9 @@ _PLAIN_STRING = re.compile(r'["&<>\n\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F
 
 _DYNAMIC_FUNCTION = xlsxwriter.worksheet.re_dynamic_function.search
 # A cell's XML after its style depends on its value alone: values that repeat
-# (currencies, statuses, amounts, quantities) are rendered once. Bounded.
+# (currencies, statuses, amounts, quantities) are rendered once. Bounded. Keys
+# that are equal write the same XML: ints and Decimals do; floats are not cached
+# (-0.0 == 0 but is written "-0").
 _CACHE_LIMIT = 100_000
 _TEXT_TAILS: dict[str, str] = {}
 _NUMBER_TAILS: dict[object, str] = {}

@@ -377,12 +377,19 @@ def _write_past_due(
         order by p.currency, p.overdue desc, p.account_id
     """
     overdue = [("Days overdue", ">0"), ("Outstanding", ">0")]
+    keys = [("Account id", "$A{r}"), ("Currency", "$C{r}")]
+    # (count, amount) formulas: the same for every row but for `{r}`, so made once.
+    formulas = {
+        plain: (
+            keyed_total(aging, None, keys, overdue, plain),
+            keyed_total(aging, "Outstanding", keys, overdue, plain),
+        )
+        for plain in (True, False)
+    }
     for item in stream(con, sql, [period, period]):
         account = item["account_id"]
         plain = plain_key(account) and account not in collisions
-        keys = [("Account id", "$A{r}"), ("Currency", "$C{r}")]
-        count = keyed_total(aging, None, keys, overdue, plain)
-        amount = keyed_total(aging, "Outstanding", keys, overdue, plain)
+        count, amount = formulas[plain]
         table.append(
             [
                 Text(account, fmts.text()),

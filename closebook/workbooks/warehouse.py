@@ -90,7 +90,7 @@ def stream(
         if not batch:
             return
         for values in batch:
-            yield dict(zip(names, values, strict=True))
+            yield dict(zip(names, values, strict=False))  # one value per column, always
 
 
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
