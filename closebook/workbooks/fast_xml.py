@@ -221,6 +221,7 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
         parts: list[str | Format] = [start]
         deferred = False
         first = last = -1
+        text_tails, number_tails = _TEXT_TAILS, _NUMBER_TAILS
         for col, cell in enumerate(cells):
             if cell is None:
                 continue
@@ -230,31 +231,31 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
             kind = type(cell)
             value = cell.value
             tail: str | None
-            if kind is Formula:
-                tail = self._formula_tail(cell.formula, value, excel_row)  # type: ignore[union-attr]
-            elif value is None:
-                tail = "/>"  # write_blank with a format
-            elif kind is Text:
-                string = value if type(value) is str else str(value)
-                tail = _TEXT_TAILS.get(string)
-                if tail is None:
-                    tail = self._string_tail(string)
-                    if tail is not None and len(_TEXT_TAILS) < _CACHE_LIMIT:
-                        _TEXT_TAILS[string] = tail
+            # Most cells first: text, then numbers (each rendered once per value).
+            if kind is Text:
+                if value is None:
+                    tail = "/>"  # write_blank with a format
+                else:
+                    tail = text_tails.get(value) if type(value) is str else None
+                    if tail is None:
+                        tail = self._text_tail(value)
             elif kind is Number:
-                tail = None if type(value) is float else _NUMBER_TAILS.get(value)
-                if tail is None:
-                    stored = to_excel_number(value)  # type: ignore[arg-type]
-                    if type(stored) is not int and not math.isfinite(stored):
-                        return False  # NaN and infinities: XlsxWriter writes an error formula
-                    tail = f"><v>{stored:.16G}</v></c>"
-                    if type(value) is not float and len(_NUMBER_TAILS) < _CACHE_LIMIT:
-                        _NUMBER_TAILS[value] = tail
+                if value is None:
+                    tail = "/>"
+                else:
+                    tail = None if type(value) is float else number_tails.get(value)
+                    if tail is None:
+                        tail = _number_tail(value)
+            elif kind is Formula:
+                tail = self._formula_tail(cell.formula, value, excel_row)  # type: ignore[union-attr]
             elif kind is Date:
-                tail = self._date_tails.get(value)  # type: ignore[arg-type]
-                if tail is None:
-                    stored = self._convert_date_time(naive_utc(value))  # type: ignore[arg-type]
-                    tail = self._date_tails[value] = f"><v>{stored:.16G}</v></c>"  # type: ignore[index]
+                if value is None:
+                    tail = "/>"
+                else:
+                    tail = self._date_tails.get(value)  # type: ignore[arg-type]
+                    if tail is None:
+                        stored = self._convert_date_time(naive_utc(value))  # type: ignore[arg-type]
+                        tail = self._date_tails[value] = f"><v>{stored:.16G}</v></c>"  # type: ignore[index]
             else:
                 return False
             if tail is None:
@@ -271,11 +272,18 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
         if first < 0:
             return False
         parts.append("</row>")
-        # What set_row and the writes do to the dimensions, in their order.
-        if pixels is not None:
-            self._check_dimensions(row, self.dim_colmin if self.dim_colmin is not None else 0)
-        self._check_dimensions(row, first)
-        self._check_dimensions(row, last)
+        # What set_row and the writes do to the dimensions (`_check_dimensions`, whose
+        # bounds and written-row checks the tests above have done), in their order.
+        if pixels is not None and self.dim_colmin is None:
+            first = 0  # set_row checks column 0 when no column is known yet
+        if self.dim_rowmin is None or row < self.dim_rowmin:
+            self.dim_rowmin = row
+        if self.dim_rowmax is None or row > self.dim_rowmax:
+            self.dim_rowmax = row
+        if self.dim_colmin is None or first < self.dim_colmin:
+            self.dim_colmin = first
+        if self.dim_colmax is None or last > self.dim_colmax:
+            self.dim_colmax = last
         self._write_single_row(row)  # the previous row, as the first write of this one would
         if pixels is not None:
             self.row_sizes[row] = [pixels, False]  # chart and image anchors read it
@@ -318,6 +326,16 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
                 return None
             suffix = self._row_suffixes[key] = written[len('<row r="1"') :]
         return f'<row r="{number}"{suffix}'
+
+    def _text_tail(self, value: object) -> str | None:
+        """`_string_tail` of a Text value (as `write_cell` turns it into a string), cached."""
+        string = value if type(value) is str else str(value)
+        tail = _TEXT_TAILS.get(string)
+        if tail is None:
+            tail = self._string_tail(string)
+            if tail is not None and len(_TEXT_TAILS) < _CACHE_LIMIT:
+                _TEXT_TAILS[string] = tail
+        return tail
 
     def _string_tail(self, string: str) -> str | None:
         """An in-line string cell after its style, as `_write_cell` writes it."""
@@ -409,6 +427,17 @@ _CACHE_LIMIT = 100_000
 _TEXT_TAILS: dict[str, str] = {}
 _NUMBER_TAILS: dict[object, str] = {}
 _LETTERS: list[str] = []
+
+
+def _number_tail(value: Any) -> str | None:
+    """A number cell after its style, as `write_cell` and `_write_cell` write it; cached."""
+    stored = to_excel_number(value)
+    if type(stored) is not int and not math.isfinite(stored):
+        return None  # NaN and infinities: XlsxWriter writes an error formula instead
+    tail = f"><v>{stored:.16G}</v></c>"
+    if type(value) is not float and len(_NUMBER_TAILS) < _CACHE_LIMIT:
+        _NUMBER_TAILS[value] = tail
+    return tail
 
 
 def _column_letter(col: int) -> str:
