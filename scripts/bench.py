@@ -241,20 +241,70 @@ def _floor_workbook(out: str, sheets: list[tuple[str, int, int, int, int]]) -> f
     return time.perf_counter() - started
 
 
-def writer_floor(workbooks: list[Path], out_dir: Path, workers: int) -> float:
-    """Wall seconds for stock XlsxWriter to write the same cells, in the same processes.
+def _rust_floor_workbook(out: str, sheets: list[tuple[str, int, int, int, int]]) -> float:
+    """rustpy-xlsxwriter (Rust) writing the same number of cells by kind, as values.
+
+    It writes records (one dict per row, the same kinds in every row of a column),
+    so each sheet is laid out as rows of its width with its text, formula and other
+    cells in proportion, rounded up to whole rows. It cannot store a formula with
+    its cached result in a cell (only `formula_columns` appended after the data,
+    with no value), so formula cells are written as their numbers: a floor below
+    what our workbooks need, not a writer that could write them.
+    """
+    from rustpy_xlsxwriter import FastExcel
+
+    started = time.perf_counter()
+    book = FastExcel(out)
+    for index, (_, columns, texts, formulas, others) in enumerate(sheets):
+        total = texts + formulas + others
+        columns = max(columns, 1)
+        rows = -(-total // columns)
+        text_cols = round(columns * texts / total) if total else 0
+        formula_cols = round(columns * formulas / total) if total else 0
+        kinds = [0] * text_cols + [1] * formula_cols
+        kinds += [2] * (columns - len(kinds))
+        names = [f"c{col}" for col in range(columns)]
+
+        def records(rows: int = rows, kinds: list[int] = kinds, names: list[str] = names):
+            for row in range(rows):
+                yield {
+                    name: (f"text {row}" if kind == 0 else row * 0.5 if kind == 1 else row * 1.25)
+                    for name, kind in zip(names, kinds, strict=True)
+                }
+
+        book.sheet(f"S{index}", records())
+    book.save()
+    return time.perf_counter() - started
+
+
+def rust_writer_available() -> bool:
+    """Whether rustpy-xlsxwriter is installed (a development dependency)."""
+    try:
+        import rustpy_xlsxwriter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def writer_floor(
+    workbooks: list[Path], out_dir: Path, workers: int, writer: str = "xlsxwriter"
+) -> float:
+    """Wall seconds for a writer to write the same cells, in the same processes.
 
     Each workbook's cells are counted by kind (text, formula with its value, number or
     date or blank) from the files the close wrote, then written again with no formats,
     the workbooks in parallel on `workers` processes as the close writes them.
+    `writer`: "xlsxwriter" (stock XlsxWriter, constant_memory) or "rustpy"
+    (rustpy-xlsxwriter, formulas as values: see `_rust_floor_workbook`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(str(out_dir / p.name), workbook_cells(p)) for p in workbooks]
     jobs.sort(key=lambda job: -sum(sum(s[2:]) for s in job[1]))
+    write = _rust_floor_workbook if writer == "rustpy" else _floor_workbook
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
-        list(pool.map(_floor_workbook, *zip(*jobs, strict=True)))
+        list(pool.map(write, *zip(*jobs, strict=True)))
     return time.perf_counter() - started
 
 
@@ -376,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
             floors["writer"] = writer_floor(
                 workbooks_written, args.workdir / f"floor-{tag}", available_cores()
             )
+            if rust_writer_available():
+                floors["writer_rustpy"] = writer_floor(
+                    workbooks_written,
+                    args.workdir / f"floor-rustpy-{tag}",
+                    available_cores(),
+                    "rustpy",
+                )
 
     input_rows = sum(rows.values())
     load_build = steps.get("load", 0.0) + steps.get("build", 0.0)
@@ -417,8 +474,14 @@ def main(argv: list[str] | None = None) -> int:
             f"| floor: XlsxWriter writing the same cells, same processes | "
             f"{floors['writer']:.2f} s (workbooks = {steps['workbooks'] / floors['writer']:.2f}x) |"
         )
+    if "writer_rustpy" in floors and steps.get("workbooks"):
+        lines.append(
+            f"| floor: rustpy-xlsxwriter writing as many cells by kind, formulas as values "
+            f"(cannot store a formula's result), same processes | {floors['writer_rustpy']:.2f} s "
+            f"(workbooks = {steps['workbooks'] / floors['writer_rustpy']:.2f}x) |"
+        )
     if floors and steps.get("workbooks"):
-        floor_total = sum(floors.values())
+        floor_total = floors.get("scan", 0.0) + floors.get("writer", 0.0)
         lines.append(f"| close / floor (scan + writer) | {total / floor_total:.1f}x |")
     lines += [
         f"| peak RSS (close process) | {_mib(peak_kib * 1024)} |",

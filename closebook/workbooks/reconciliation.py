@@ -184,13 +184,14 @@ def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
     if None not in (basis, outstanding) and basis - (paid or 0) == outstanding:
         out_cell = Formula(f"=ROUND({column}{{r}}-J{{r}},{m})", outstanding, money)
     held = item["invoice_status"] == "held"
+    text = fmts.text()
     return [
-        Text(item["invoice_number"], fmts.text()),
-        Text(item["account_id"], fmts.text()),
+        Text(item["invoice_number"], text),
+        Text(item["account_id"], text),
         Text(item["account_name"], fmts.text(wrap=True)),
-        Text(cur, fmts.text()),
+        Text(cur, text),
         Text(item["status"], fmts.text(item["status"] != "matched")),
-        Text(item["invoice_status"], fmts.text(held)),
+        Text(item["invoice_status"], fmts.text(True) if held else text),
         Number(computed, money),
         Number(billed, money),
         diff_cell,
@@ -198,7 +199,7 @@ def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
         out_cell,
         Date(item["due_date"], fmts.date()),
         Number(item["days_overdue"], fmts.integer()),
-        Text(item["aging_bucket"], fmts.text()),
+        Text(item["aging_bucket"], text),
     ]
 
 
