@@ -569,6 +569,17 @@ def _awkward_rows(fmts: Formats) -> list[list]:
             sheets.Formula("=LOG{r}(A1)", 1, text),  # {r} inside a function name
             sheets.Formula("=STDEV.S(A1:A{r})", 0, money),
         ],  # rewritten to _xlfn.
+        # equal values written differently: 2 and Decimal 2.0 as "2", the float 2.0 as "2.0"
+        [
+            sheets.Formula("=B{r}", 2, money),
+            sheets.Formula("=B{r}", 2.0, money),
+            sheets.Formula("=B{r}", D("2.0"), money),
+            sheets.Formula("=B{r}", 0, money),
+            sheets.Formula("=B{r}", -0.0, money),
+            sheets.Number(0, money),
+            sheets.Number(-0.0, money),
+            sheets.Number(D("-0.00"), money),
+        ],
         # rows that fall back whole (no format, NaN, rich, over-long, text result, arrays)
         [sheets.Text("no format", None), sheets.Number(1, money)],
         [sheets.Number(float("nan"), money), sheets.Text("after NaN", text)],
@@ -639,8 +650,8 @@ def test_whole_rows_take_the_fast_path_and_fall_back_only_when_they_must(
     # The tricky strings: all fast but the rich one and the 40,000-character one.
     strings = [text not in ("<r>rich?</r>", "x" * 40000) for text in TRICKY_STRINGS]
     assert strings.count(False) == 2
-    # Then 3 rows of values, 10 rows that must fall back, a tall row, a highlighted row.
-    assert taken == strings + [True] * 3 + [False] * 10 + [True, True]
+    # Then 4 rows of values, 10 rows that must fall back, a tall row, a highlighted row.
+    assert taken == strings + [True] * 4 + [False] * 10 + [True, True]
 
 
 @pytest.mark.parametrize(

@@ -222,6 +222,7 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
         deferred = False
         first = last = -1
         text_tails, number_tails = _TEXT_TAILS, _NUMBER_TAILS
+        needs_escaping, half_strmax = _PLAIN_STRING.search, self.xls_strmax // 2
         for col, cell in enumerate(cells):
             if cell is None:
                 continue
@@ -235,10 +236,15 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
             if kind is Text:
                 if value is None:
                     tail = "/>"  # write_blank with a format
-                else:
-                    tail = text_tails.get(value) if type(value) is str else None
+                elif type(value) is str:
+                    tail = text_tails.get(value)
                     if tail is None:
-                        tail = self._text_tail(value)
+                        if len(value) <= half_strmax and needs_escaping(value) is None:
+                            tail = f' t="inlineStr"><is><t>{value}</t></is></c>'
+                        else:
+                            tail = self._text_tail(value)
+                else:
+                    tail = self._text_tail(value)
             elif kind is Number:
                 if value is None:
                     tail = "/>"
@@ -400,7 +406,11 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
             return f' t="str"><f>{prepared}</f><v></v></c>'
         if isinstance(value, str):
             return None
-        stored = to_excel_number(value)
+        stored = _FORMULA_VALUES.get(value) if type(value) is not float else None
+        if stored is None:
+            stored = str(to_excel_number(value))
+            if type(value) is not float and len(_FORMULA_VALUES) < _CACHE_LIMIT:
+                _FORMULA_VALUES[value] = stored
         return f"><f>{prepared}</f><v>{stored}</v></c>"
 
 
@@ -426,6 +436,7 @@ _DYNAMIC_FUNCTION = xlsxwriter.worksheet.re_dynamic_function.search
 _CACHE_LIMIT = 100_000
 _TEXT_TAILS: dict[str, str] = {}
 _NUMBER_TAILS: dict[object, str] = {}
+_FORMULA_VALUES: dict[object, str] = {}  # a formula's stored result, as `<v>` text
 _LETTERS: list[str] = []
 
 
