@@ -684,3 +684,28 @@ def test_formula_templates_are_split_only_when_every_row_prepares_the_same(
         else:
             prepared = stock._escape_data(stock._prepare_formula(formula))
             assert tail == f"><f>{prepared}</f><v>1</v></c>"
+
+
+@pytest.mark.parametrize(
+    ("key", "plain"),
+    [
+        ("A-100", True),
+        ("2026-10-A-100-BASE", True),
+        ("e5", True),  # float() refuses it
+        ("inf-1", True),
+        ("1e5", False),  # SUMIFS would read these as numbers
+        ("1E-5", False),
+        ("1_0e5", False),
+        ("INF", False),
+        ("Infinity", False),
+        ("nan", False),
+        ("00123", False),  # no letter
+        ("1-30", False),
+        ("Mar-5", False),  # a date
+        ("a*b", False),  # a wildcard
+        ("=A1", False),
+        ("", False),
+    ],
+)
+def test_keys_that_sumifs_could_misread_are_not_plain(key: str, plain: bool) -> None:
+    assert sheets.plain_key(key) is plain

@@ -193,14 +193,13 @@ def _register_row(
 ) -> list[Cell]:
     """A register row; its total a formula over the invoice's lines (`_register_total`)."""
     held = invoice["status"] == "held"
-    text = fmts.text(held)
+    text, wrapped, date = fmts.text(held), fmts.text(held, wrap=True), fmts.date(held)
     money = fmts.money(invoice["currency"], held)
     if line_sum is not None:
         total: Cell = Formula(totals[plain], line_sum, money)
     else:
         total = Number(invoice["total"], money)
     paused = invoice["issuing_paused"]
-    wrapped = fmts.text(held, wrap=True)
     kind, action = invoice["invoice_type"], invoice["payment_action"]
     return [
         Text(invoice["invoice_number"], text),
@@ -210,13 +209,13 @@ def _register_row(
         Text(kind, text),
         Text(invoice["currency"], text),
         total,
-        Text(invoice["status"], fmts.text(held)),
+        Text(invoice["status"], text),
         Text(invoice["hold_reason"], wrapped),
         Text(ACTION_LABELS.get(action, action), text),
         Text(action, text),
         Text(None if paused is None else ("yes" if paused else "no"), text),
-        Date(invoice["invoice_date"], fmts.date(held)),
-        Date(invoice["due_date"], fmts.date(held)),
+        Date(invoice["invoice_date"], date),
+        Date(invoice["due_date"], date),
         Text(invoice["billing_email"], wrapped),
     ]
 

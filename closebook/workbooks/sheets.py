@@ -441,14 +441,25 @@ _DATE_WORDS = frozenset(
 )
 
 
+_LETTER = re.compile(r"[A-Za-z]").search
+_KEY_TOKENS = re.compile(r"[-_.]").split
+# A letter float() never accepts (it reads only e, and inf, infinity, nan, any case).
+_NOT_IN_A_FLOAT = re.compile(r"[bcdghj-mo-su-xzBCDGHJ-MO-SU-XZ]").search
+
+
 def plain_key(value: object) -> bool:
-    """Whether a key can be a SUMIFS criterion as it is (see above)."""
+    """Whether a key can be a SUMIFS criterion as it is (see above).
+
+    Asked once per register row, so the cheap tests come first.
+    """
     if not isinstance(value, str) or not _PLAIN_KEY.fullmatch(value):
         return False
-    if not re.search(r"[A-Za-z]", value):
+    if not _LETTER(value):
         return False
-    if any(token in _DATE_WORDS for token in re.split(r"[-_.]", value.lower())):
+    if any(token in _DATE_WORDS for token in _KEY_TOKENS(value.lower())):
         return False
+    if _NOT_IN_A_FLOAT(value):
+        return True  # cannot read as a number
     try:
         float(value)  # 1e5, inf, nan
     except ValueError:
