@@ -241,6 +241,39 @@ def _floor_workbook(out: str, sheets: list[tuple[str, int, int, int, int]]) -> f
     return time.perf_counter() - started
 
 
+def _rows_floor_workbook(out: str, sheets: list[tuple[str, int, int, int, int]]) -> float:
+    """Our own row path (`fast_xml.Worksheet.append_row`) writing the same cells by kind.
+
+    The writer the close uses, with nothing of the close around it: no warehouse,
+    no table logic, one format. The same layout as `_floor_workbook`.
+    """
+    from closebook.workbooks.cells import Formula, Number, Text
+    from closebook.workbooks.fast_xml import Workbook
+
+    started = time.perf_counter()
+    workbook = Workbook(out, {"constant_memory": True})
+    fmt = workbook.add_format({"num_format": "0.00"})
+    for index, (_, columns, texts, formulas, others) in enumerate(sheets):
+        ws = workbook.add_worksheet(f"S{index}")
+        kinds = [0] * texts + [1] * formulas + [2] * others
+        width = max(columns, 1)
+        for first in range(0, len(kinds), width):
+            row = first // width
+            cells = [
+                Text(f"text {i}", fmt)
+                if kind == 0
+                else Formula(f"=ROUND(A{row + 1}*2,2)", i * 0.5, fmt)
+                if kind == 1
+                else Number(i * 1.25, fmt)
+                for i, kind in enumerate(kinds[first : first + width], first)
+            ]
+            ws.append_row(
+                row + 1, cells, row + 2
+            )  # row 0 left empty: append_row needs a row before
+    workbook.close()
+    return time.perf_counter() - started
+
+
 def _rust_floor_workbook(out: str, sheets: list[tuple[str, int, int, int, int]]) -> float:
     """rustpy-xlsxwriter (Rust) writing the same number of cells by kind, as values.
 
@@ -294,13 +327,18 @@ def writer_floor(
     Each workbook's cells are counted by kind (text, formula with its value, number or
     date or blank) from the files the close wrote, then written again with no formats,
     the workbooks in parallel on `workers` processes as the close writes them.
-    `writer`: "xlsxwriter" (stock XlsxWriter, constant_memory) or "rustpy"
+    `writer`: "xlsxwriter" (stock XlsxWriter, constant_memory), "rows" (our own
+    row path, the writer the close uses: `_rows_floor_workbook`) or "rustpy"
     (rustpy-xlsxwriter, formulas as values: see `_rust_floor_workbook`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(str(out_dir / p.name), workbook_cells(p)) for p in workbooks]
     jobs.sort(key=lambda job: -sum(sum(s[2:]) for s in job[1]))
-    write = _rust_floor_workbook if writer == "rustpy" else _floor_workbook
+    write = {
+        "xlsxwriter": _floor_workbook,
+        "rows": _rows_floor_workbook,
+        "rustpy": _rust_floor_workbook,
+    }[writer]
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
@@ -426,6 +464,9 @@ def main(argv: list[str] | None = None) -> int:
             floors["writer"] = writer_floor(
                 workbooks_written, args.workdir / f"floor-{tag}", available_cores()
             )
+            floors["writer_rows"] = writer_floor(
+                workbooks_written, args.workdir / f"floor-rows-{tag}", available_cores(), "rows"
+            )
             if rust_writer_available():
                 floors["writer_rustpy"] = writer_floor(
                     workbooks_written,
@@ -473,6 +514,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"| floor: XlsxWriter writing the same cells, same processes | "
             f"{floors['writer']:.2f} s (workbooks = {steps['workbooks'] / floors['writer']:.2f}x) |"
+        )
+    if "writer_rows" in floors and steps.get("workbooks"):
+        lines.append(
+            f"| floor: our row path (the writer the close uses) writing the same cells, "
+            f"same processes | {floors['writer_rows']:.2f} s "
+            f"(workbooks = {steps['workbooks'] / floors['writer_rows']:.2f}x) |"
         )
     if "writer_rustpy" in floors and steps.get("workbooks"):
         lines.append(
