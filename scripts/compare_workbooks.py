@@ -9,12 +9,13 @@ masked is docProps/core.xml's dates; the Cover's run timestamp is the fixed
 `--run-started` for both trees, so it must match too.
 
     # the reference, once, from a checkout of main:
-    python scripts/compare_workbooks.py write --tree ../main --warehouse W.duckdb \\
-        --period 2026-10 --out reference/
+    git worktree add .bench/main main   # a checkout of main, in the ignored .bench/
+    python scripts/compare_workbooks.py write --tree .bench/main --warehouse W.duckdb \\
+        --period 2026-10 --out .bench/wb-ref
     # this tree's workbooks, and the comparison:
     python scripts/compare_workbooks.py write --tree . --warehouse W.duckdb \\
-        --period 2026-10 --out candidate/
-    python scripts/compare_workbooks.py compare reference/ candidate/
+        --period 2026-10 --out .bench/wb-new
+    python scripts/compare_workbooks.py compare .bench/wb-ref .bench/wb-new
 
 `compare` exits 1 and names each differing part (with the first differing
 byte offset) when any part differs. The warehouse is opened read-only.
