@@ -241,6 +241,8 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
                     if tail is None:
                         if len(value) <= half_strmax and needs_escaping(value) is None:
                             tail = f' t="inlineStr"><is><t>{value}</t></is></c>'
+                            if len(value) <= _CACHED_TEXT and len(text_tails) < _CACHE_LIMIT:
+                                text_tails[value] = tail
                         else:
                             tail = self._text_tail(value)
                 else:
@@ -339,7 +341,7 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
         tail = _TEXT_TAILS.get(string)
         if tail is None:
             tail = self._string_tail(string)
-            if tail is not None and len(_TEXT_TAILS) < _CACHE_LIMIT:
+            if tail is not None and len(string) <= _CACHED_TEXT and len(_TEXT_TAILS) < _CACHE_LIMIT:
                 _TEXT_TAILS[string] = tail
         return tail
 
@@ -433,7 +435,8 @@ _DYNAMIC_FUNCTION = xlsxwriter.worksheet.re_dynamic_function.search
 # (currencies, statuses, amounts, quantities) are rendered once. Bounded. Keys
 # that are equal write the same XML: ints and Decimals do; floats are not cached
 # (-0.0 == 0 but is written "-0").
-_CACHE_LIMIT = 100_000
+_CACHE_LIMIT = 50_000  # entries per cache, in each writing process
+_CACHED_TEXT = 64  # characters: longer text rarely repeats (and would hold memory)
 _TEXT_TAILS: dict[str, str] = {}
 _NUMBER_TAILS: dict[object, str] = {}
 _FORMULA_VALUES: dict[object, str] = {}  # a formula's stored result, as `<v>` text
