@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import xlsxwriter
+import xlsxwriter.utility
 import xlsxwriter.worksheet
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_rowcol_to_cell_fast
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell_fast
 
 from .cells import Cell, Date, Format, Formula, Number, Text, naive_utc, to_excel_number
 
@@ -351,10 +352,12 @@ class Worksheet(xlsxwriter.worksheet.Worksheet):
             return None  # may need XlsxWriter's truncation
         if _PLAIN_STRING.search(string) is None:
             return f' t="inlineStr"><is><t>{string}</t></is></c>'
+        if _PRESERVE_WHITESPACE is None:
+            return None  # not this XlsxWriter's helper: its own path decides
         string = self._escape_control_characters(string)
         if string.startswith("<r>") and string.endswith("</r>"):
             return None  # a rich string
-        preserve = ' xml:space="preserve"' if _preserve_whitespace(string) else ""
+        preserve = ' xml:space="preserve"' if _PRESERVE_WHITESPACE(string) else ""
         return f' t="inlineStr"><is><t{preserve}>{self._escape_data(string)}</t></is></c>'
 
     def _prepared_formula(self, formula: str) -> str | None:
@@ -431,6 +434,9 @@ _PLAIN_STRING = re.compile(r'["&<>\n\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F
 
 
 _DYNAMIC_FUNCTION = xlsxwriter.worksheet.re_dynamic_function.search
+# XlsxWriter's own test for xml:space="preserve" (private; without it, strings
+# that need escaping take XlsxWriter's path).
+_PRESERVE_WHITESPACE = getattr(xlsxwriter.utility, "_preserve_whitespace", None)
 # A cell's XML after its style depends on its value alone: values that repeat
 # (currencies, statuses, amounts, quantities) are rendered once. Bounded. Keys
 # that are equal write the same XML: ints and Decimals do; floats are not cached
