@@ -5,12 +5,10 @@
 -- converted to UTC; a naive one is UTC; a bare date is its midnight. Anything
 -- else (e.g. 10/05/2026, which is ambiguous) is null, and the row is rejected; so is
 -- an offset outside the -14:00..+14:00 that real time zones use (+25:00 is a typo).
--- The session time zone never matters.
-create or replace macro parse_utc(s) as (
+-- The session time zone never matters. This is the general parser: every shape the
+-- contract accepts, each tested by regular expressions on the trimmed text.
+create or replace macro parse_utc_general(s) as (
     case
-        -- fast path for the canonical export form, 2026-10-05T12:00:00Z (same result, no regex)
-        when length(s) = 20 and s[20] = 'Z' and try_strptime(s, '%Y-%m-%dT%H:%M:%SZ') is not null
-            then try_strptime(s, '%Y-%m-%dT%H:%M:%SZ')
         when regexp_full_match(trim(s), '\d{4}-\d{2}-\d{2}')
             then try_cast(trim(s) as timestamp)
         when regexp_full_match(trim(s), '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?')
@@ -21,6 +19,26 @@ create or replace macro parse_utc(s) as (
             || '(Z|z|[+-](0\d|1[0-3])(:?[0-5]\d)?|[+-]14(:?00)?)'
         )
             then timezone('UTC', try_cast(trim(s) as timestamptz))
+    end
+);
+
+-- parse_utc: the general parser's answer, with one regular expression for the shapes
+-- exports write almost every row in (2026-10-05T12:00:00 with Z, +hh:mm, -hh:mm or
+-- nothing). Such a text has no spaces to trim and matches exactly one of the general
+-- parser's branches (naive, or with a zone), so the fast branch computes that branch's
+-- own expression: the same result by construction (tests/test_timestamps.py checks it
+-- on a grid of valid and invalid fields). At 10M rows this is half the work: the
+-- general parser trims and tries up to three expressions per row.
+create or replace macro parse_utc(s) as (
+    case
+        when regexp_full_match(
+            s, '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))?'
+        )
+            then case
+                when length(s) = 19 then try_cast(s as timestamp)
+                else timezone('UTC', try_cast(s as timestamptz))
+            end
+        else parse_utc_general(s)
     end
 );
 
