@@ -5,6 +5,12 @@
 -- the month's end gives HWM 0. hwm_observed_at is the first instant of the month at
 -- which the HWM stood: the month's start when it was carried in, else the first
 -- snapshot that reached it.
+-- One pass over the snapshots (10M rows at 100k accounts) folds each account-month
+-- to its peak, when the peak was first reached, its first and its last snapshot; the
+-- quantity carried into a month is then found among those few rows: the month's own
+-- snapshot at its first instant, else the last snapshot of the latest earlier month
+-- with any (an account has one snapshot per instant and metric, so "first" and
+-- "last" are exact). Every month with a snapshot is in int_months.
 with months as (
     select * from int_months
 ),
@@ -30,65 +36,67 @@ metered as (
         and accounts.metric = snapshots.metric
 ),
 
-account_months as (
-    select accounts.account_id, accounts.metric, months.period, months.month_start
-    from accounts
-    cross join months
-),
-
-carried_in as (
+account_month_snapshots as (
     select
-        account_months.account_id,
-        account_months.period,
-        metered.quantity as carried_in_quantity
-    from account_months
-    asof left join metered
-        on metered.account_id = account_months.account_id
-        and metered.observed_at <= account_months.month_start
-),
-
-in_month_peak as (
-    select account_id, month_start, max(quantity) as peak_quantity
+        account_id,
+        month_start,
+        max(quantity) as peak_quantity,
+        -- the earliest instant among those with the largest quantity
+        arg_min(observed_at, (-quantity, observed_at)) as peak_observed_at,
+        min(observed_at) as first_observed_at,
+        arg_min(quantity, observed_at) as first_quantity,
+        arg_max(quantity, observed_at) as last_quantity
     from metered
     group by account_id, month_start
 ),
 
-peak_first_reached as (
-    select metered.account_id, metered.month_start, min(metered.observed_at) as peak_observed_at
-    from metered
-    inner join in_month_peak
-        on in_month_peak.account_id = metered.account_id
-        and in_month_peak.month_start = metered.month_start
-        and in_month_peak.peak_quantity = metered.quantity
-    group by metered.account_id, metered.month_start
+account_months as (
+    select
+        accounts.account_id,
+        accounts.metric,
+        months.period,
+        months.month_start,
+        account_month_snapshots.peak_quantity,
+        account_month_snapshots.peak_observed_at,
+        account_month_snapshots.first_observed_at,
+        account_month_snapshots.first_quantity,
+        account_month_snapshots.last_quantity
+    from accounts
+    cross join months
+    left join account_month_snapshots
+        on account_month_snapshots.account_id = accounts.account_id
+        and account_month_snapshots.month_start = months.month_start
+),
+
+carried_in as (
+    select
+        *,
+        case
+            when first_observed_at = month_start then first_quantity
+            else last_value(last_quantity ignore nulls) over (
+                partition by account_id
+                order by month_start
+                rows between unbounded preceding and 1 preceding
+            )
+        end as carried_in_quantity
+    from account_months
 ),
 
 final as (
     select
-        account_months.period,
-        account_months.account_id,
-        account_months.metric,
-        carried_in.carried_in_quantity,
-        in_month_peak.peak_quantity,
-        greatest(
-            coalesce(carried_in.carried_in_quantity, 0), coalesce(in_month_peak.peak_quantity, 0)
-        ) as hwm,
+        period,
+        account_id,
+        metric,
+        carried_in_quantity,
+        peak_quantity,
+        greatest(coalesce(carried_in_quantity, 0), coalesce(peak_quantity, 0)) as hwm,
         case
-            when carried_in.carried_in_quantity is not null
-                and carried_in.carried_in_quantity >= coalesce(in_month_peak.peak_quantity, -1)
-                then account_months.month_start
-            else peak_first_reached.peak_observed_at
+            when carried_in_quantity is not null
+                and carried_in_quantity >= coalesce(peak_quantity, -1)
+                then month_start
+            else peak_observed_at
         end as hwm_observed_at
-    from account_months
-    left join carried_in
-        on carried_in.account_id = account_months.account_id
-        and carried_in.period = account_months.period
-    left join in_month_peak
-        on in_month_peak.account_id = account_months.account_id
-        and in_month_peak.month_start = account_months.month_start
-    left join peak_first_reached
-        on peak_first_reached.account_id = account_months.account_id
-        and peak_first_reached.month_start = account_months.month_start
+    from carried_in
 )
 
 select * from final
