@@ -123,10 +123,13 @@ def load_exports(con: duckdb.DuckDBPyConnection, input_dir: Path) -> list[InputF
             continue
         try:
             if path.suffix == ".csv":
-                _load_csv(con, table, path)
+                sha256 = _load_csv(con, table, path)
             else:
                 _load_parquet(con, table, path)
-            loaded.append(_fingerprint(table.name, path))
+                sha256 = _sha256(path)
+            loaded.append(
+                InputFile(table.name, path, path.suffix.lstrip("."), path.stat().st_size, sha256)
+            )
         except OSError as error:
             raise LoadError(
                 f"{path.name}: cannot be read ({error.strerror or error}); "
@@ -147,12 +150,12 @@ def load_exports(con: duckdb.DuckDBPyConnection, input_dir: Path) -> list[InputF
     return loaded
 
 
-def _fingerprint(table: str, path: Path) -> InputFile:
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+        for chunk in iter(lambda: handle.read(1 << 24), b""):
             digest.update(chunk)
-    return InputFile(table, path, path.suffix.lstrip("."), path.stat().st_size, digest.hexdigest())
+    return digest.hexdigest()
 
 
 def _quote_ident(name: str) -> str:
@@ -295,18 +298,48 @@ def _read_csv_header(path: Path) -> list[str]:
     return [name if name.strip() else f"unnamed_column_{i + 1}" for i, name in enumerate(header)]
 
 
-def _has_blank_line(path: Path) -> bool:
-    """Cheap test (C speed, 16 MiB at a time) for an empty line anywhere: only then is
-    the slow record scan needed."""
-    marks = (b"\n\n", b"\n\r\n", b"\r\r")
-    tail = b""
+@dataclass(frozen=True)
+class _CsvBytes:
+    """What one read of a CSV file's bytes says: its fingerprint, and whether the slower
+    line-ending checks are needed at all (the usual LF export needs none)."""
+
+    sha256: str
+    bare_cr: bool  # a CR not followed by an LF, anywhere (quotes not yet considered)
+    has_lf: bool
+    blank_line: bool  # an empty line, possibly inside quotes (the record scan decides)
+
+
+_BLANK_MARKS = (b"\n\n", b"\n\r\n", b"\r\r")
+_CHUNK_BYTES = 1 << 24
+
+
+def _scan_csv_bytes(path: Path) -> _CsvBytes:
+    """One pass at C speed, 16 MiB at a time: the SHA-256 for the cover sheets, bare CRs
+    and blank lines. A chunk without a CR can only hold the blank-line mark `\\n\\n`, so
+    the usual LF file pays for one substring search besides the hash (issue 13: the file
+    was read three times, and searched for all three marks, before DuckDB read it)."""
+    digest = hashlib.sha256()
+    bare = has_lf = blank = False
+    carry = b""  # a CR that ended the previous chunk: its LF may start this one
+    tail = b""  # the previous chunk's last two bytes, for a blank line across chunks
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 24), b""):
-            window = tail + chunk
-            if any(mark in window for mark in marks):
-                return True
-            tail = window[-2:]
-    return False
+        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
+            digest.update(chunk)
+            has_lf = has_lf or b"\n" in chunk
+            has_cr = b"\r" in chunk
+            if not blank:
+                boundary = tail + chunk[:2]
+                marks = _BLANK_MARKS if has_cr or b"\r" in tail else _BLANK_MARKS[:1]
+                blank = any(mark in boundary or mark in chunk for mark in marks)
+                tail = chunk[-2:] if len(chunk) >= 2 else boundary[-2:]
+            if bare or (not carry and not has_cr):
+                carry = b""
+                continue
+            data = carry + chunk
+            carry = b"\r" if data.endswith(b"\r") else b""
+            data = data[: len(data) - len(carry)]
+            bare = data.count(b"\r") != data.count(b"\r\n")
+    return _CsvBytes(digest.hexdigest(), bare or bool(carry), has_lf, blank)
 
 
 def _scan_records(path: Path, wanted: set[int]) -> tuple[set[int], dict[int, str]]:
@@ -358,33 +391,17 @@ def _unreadable_csv_message(path: Path, error: duckdb.Error) -> str:
     return f"{path.name}: cannot be read as CSV ({_first_line(error)})"
 
 
-def _bare_cr_line(path: Path) -> int | None:
+def _bare_cr_line(path: Path) -> int:
     """The line of the first bare CR (not part of a CRLF) outside quotes, in a file that
-    also has LF line ends; None when there is none.
+    `_scan_csv_bytes` found to have LF line ends and a bare CR; 0 when every bare CR
+    is inside quotes.
 
     DuckDB's reader splits a row at some of these (a CR right after a line end is
     silently taken as part of it), so the mixed file is stopped before it is read.
-    The common file is scanned at C speed only; the quote-aware pass runs when a bare
-    CR is present at all.
     """
-    bare = has_lf = False
-    carry = b""
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 24), b""):
-            has_lf = has_lf or b"\n" in chunk
-            if bare or (not carry and b"\r" not in chunk):
-                carry = b""
-                continue  # the usual LF file: no CR at all, nothing to count
-            data = carry + chunk
-            carry = b"\r" if data.endswith(b"\r") else b""
-            data = data[: len(data) - len(carry)]
-            bare = data.count(b"\r") != data.count(b"\r\n")
-    bare = bare or bool(carry)
-    if not (bare and has_lf):
-        return None
     unquoted = re.sub(rb'"[^"]*"', b"", path.read_bytes())
     found = re.search(rb"\r(?!\n)", unquoted)
-    return unquoted[: found.start()].count(b"\n") + 1 if found else None
+    return unquoted[: found.start()].count(b"\n") + 1 if found else 0
 
 
 def _render_field(value: str) -> str:
@@ -393,11 +410,13 @@ def _render_field(value: str) -> str:
     return value
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> None:
+def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> str:
+    """Read one CSV export into `build.raw_<table>`; returns the file's SHA-256."""
     rejects = f"rejects_{table.name}"
     columns = _read_csv_header(path)
-    cr_line = _bare_cr_line(path)
-    if cr_line is not None:
+    scan = _scan_csv_bytes(path)
+    cr_line = _bare_cr_line(path) if scan.bare_cr and scan.has_lf else 0
+    if cr_line:
         raise LoadError(
             f"{path.name} line {cr_line}: the file mixes line breaks (a bare CR among LF "
             "line ends); save it again with one kind of line ending"
@@ -436,7 +455,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
     }
     undecodable = {line for line, kinds in bad_lines.items() if "INVALID ENCODING" in kinds}
     blank: set[int] = set()
-    if undecodable or _has_blank_line(path):
+    if undecodable or scan.blank_line:
         blank, texts = _scan_records(path, undecodable)
         blank -= set(bad_lines)
         for line, text in texts.items():
@@ -472,6 +491,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
     temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_skips")
     for temp in (*temps, rejects, f"{rejects}_scan"):
         con.execute(f"drop table if exists {temp}")
+    return scan.sha256
 
 
 def _unreadable_account_sql(columns: list[str], mapping: dict[str, str]) -> str:

@@ -199,6 +199,30 @@ def test_blank_lines_keep_their_numbers_and_are_not_rows(tmp_path):
     assert ledger(con)["usage_snapshots.csv"] == (3, 2, 0, 1)
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5, 16])
+def test_blank_lines_are_found_across_the_loaders_read_chunks(tmp_path, monkeypatch, chunk_bytes):
+    """The loader reads a file's bytes once in chunks (16 MiB); a blank line split by a
+    chunk's end must still keep its number. Small chunks put the split everywhere."""
+    monkeypatch.setattr("closebook.loading._CHUNK_BYTES", chunk_bytes)
+    folder = snapshots_folder(
+        tmp_path,
+        b"A,2026-10-02,users,3\n\nA,2026-10-05,users,x\n\n\nA,2026-10-06,users,6\n",
+    )
+    con = build(folder, "2026-10")
+    # header 1, row 2, blank 3, row 4 (bad), blanks 5 and 6, row 7
+    assert rejected(con) == {4: "quantity 'x' is not a whole number >= 0"}
+    assert accepted_quantities(con) == [(2, 3), (7, 6)]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5, 16])
+def test_a_bare_cr_is_found_across_the_loaders_read_chunks(tmp_path, monkeypatch, chunk_bytes):
+    monkeypatch.setattr("closebook.loading._CHUNK_BYTES", chunk_bytes)
+    folder = snapshots_folder(tmp_path, b"A,2026-10-01,users,3\r\nA,2026-10-02,us\rers,4\n")
+    with pytest.raises(LoadError) as error:
+        load_exports(duckdb.connect(), folder)
+    assert str(error.value).startswith("usage_snapshots.csv line 3: the file mixes line breaks")
+
+
 def test_crlf_line_endings_and_a_short_row(tmp_path):
     folder = snapshots_folder(
         tmp_path,
