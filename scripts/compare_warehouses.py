@@ -42,26 +42,19 @@ def close_into(out: Path, bench_exports: Path | None, memory_limit: str | None) 
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for period in SAMPLE_PERIODS:
+    runs = [("sample", period, SAMPLE) for period in SAMPLE_PERIODS]
+    if bench_exports is not None:
+        runs.append(("bench", BENCH_PERIOD, bench_exports))
+    for name, period, exports in runs:
         result = close_period(
             period,
-            SAMPLE,
-            out / "sample.duckdb",
-            out / "sample-reports",
+            exports,
+            out / f"{name}.duckdb",
+            out / f"{name}-reports",
             AS_OF,
             memory_limit=memory_limit,
         )
-        print(f"sample {period}: exit {result.exit_code}", flush=True)
-    if bench_exports is not None:
-        result = close_period(
-            BENCH_PERIOD,
-            bench_exports,
-            out / "bench.duckdb",
-            out / "bench-reports",
-            AS_OF,
-            memory_limit=memory_limit,
-        )
-        print(f"bench {BENCH_PERIOD}: exit {result.exit_code}", flush=True)
+        print(f"{name} {period}: exit {result.exit_code}", flush=True)
 
 
 def compare_files(a: Path, b: Path) -> int:
