@@ -110,7 +110,8 @@ class TemporaryServer:
                 "on",
             ],
             env=environment,
-            preexec_fn=lambda: _die_with_parent(parent),
+            # Linux only (prctl); elsewhere the CLI's `finally` still stops it on exit.
+            preexec_fn=(lambda: _die_with_parent(parent)) if sys.platform == "linux" else None,
         )
 
     def wait(self, timeout: float | None = None) -> None:
