@@ -242,11 +242,11 @@ def _import_close(sharded: bool = False) -> None:
 
 def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporter: Reporter) -> int:
     """The same steps as plain functions; a backfill stops at the first month that fails."""
-    from closebook.pipeline import close_period, failure_exit_code, one_line_error
+    from closebook.pipeline import CloseResult, close_period, failure_exit_code, one_line_error
 
-    if len(periods) == 1:
-        result = close_period(
-            periods[0],
+    def close(period: str) -> CloseResult:
+        return close_period(
+            period,
             args.input,
             args.warehouse,
             args.reports,
@@ -255,21 +255,15 @@ def _close_without_prefect(args: argparse.Namespace, periods: list[str], reporte
             memory_limit=args.memory_limit,
             paper=args.paper,
         )
+
+    if len(periods) == 1:
+        result = close(periods[0])
         print("\n".join(result.summary_lines()))
         return result.exit_code
     worst = 0
     for period in periods:
         try:
-            result = close_period(
-                period,
-                args.input,
-                args.warehouse,
-                args.reports,
-                args.as_of,
-                progress=reporter,
-                memory_limit=args.memory_limit,
-                paper=args.paper,
-            )
+            result = close(period)
         except Exception as error:  # noqa: BLE001 - one line, naming the month
             print(f"closebook: error: {period}: {one_line_error(error)}", file=sys.stderr)
             code = failure_exit_code(error)

@@ -12,6 +12,7 @@ counts the unexpected rows and picks the examples. The number of rows checked
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -174,13 +175,9 @@ class _Tally:
         details = f"{element_count} rows in {elapsed:.2f}s"
         if self.errors:
             details = join(details, "error: " + "; ".join(sorted(set(self.errors))))
-        return CheckResult(
-            suite=check.suite,
-            check=check.name,
-            expectation=snake(expect.kind),
-            table=check.table,
-            column=expect.column,
-            description=expect.says,
+        return check_result(
+            check,
+            expect,
             status="passed" if self.success else "failed",
             element_count=element_count,
             unexpected_count=self.unexpected_count,
@@ -189,14 +186,21 @@ class _Tally:
         )
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+@contextlib.contextmanager
+def _build_cursor(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of its own (a check's stream never disturbs the caller's), reading build first."""
     cursor = con.cursor()
     try:
         cursor.execute("set search_path = 'build,main'")
-        row = cursor.execute(sql).fetchone()
-        return int(row[0]) if row else 0
+        yield cursor
     finally:
         cursor.close()
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    with _build_cursor(con) as cursor:
+        row = cursor.execute(sql).fetchone()
+        return int(row[0]) if row else 0
 
 
 def _frames(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
@@ -206,9 +210,7 @@ def _frames(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
     empty frame with its columns (and their types), so the expectations run (and pass,
     or judge the column's type) instead of silently not running.
     """
-    cursor = con.cursor()
-    try:
-        cursor.execute("set search_path = 'build,main'")
+    with _build_cursor(con) as cursor:
         reader = cursor.sql(sql).to_arrow_reader(CHUNK_ROWS)
         empty = True
         for batch in reader:
@@ -218,11 +220,10 @@ def _frames(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
             yield batch.to_pandas()
         if empty:
             yield reader.schema.empty_table().to_pandas()
-    finally:
-        cursor.close()
 
 
-def skipped(check: Check, expect: Expect, missing: list[str]) -> CheckResult:
+def check_result(check: Check, expect: Expect, **outcome: Any) -> CheckResult:
+    """One expectation's result row: which check and rule it is, plus what happened."""
     return CheckResult(
         suite=check.suite,
         check=check.name,
@@ -230,6 +231,14 @@ def skipped(check: Check, expect: Expect, missing: list[str]) -> CheckResult:
         table=check.table,
         column=expect.column,
         description=expect.says,
+        **outcome,
+    )
+
+
+def skipped(check: Check, expect: Expect, missing: list[str]) -> CheckResult:
+    return check_result(
+        check,
+        expect,
         status="skipped",
         details="skipped: not in this build: " + ", ".join(missing),
         action="skipped",
@@ -237,13 +246,4 @@ def skipped(check: Check, expect: Expect, missing: list[str]) -> CheckResult:
 
 
 def errored(check: Check, expect: Expect, message: str) -> CheckResult:
-    return CheckResult(
-        suite=check.suite,
-        check=check.name,
-        expectation=snake(expect.kind),
-        table=check.table,
-        column=expect.column,
-        description=expect.says,
-        status="failed",
-        details=message,
-    )
+    return check_result(check, expect, status="failed", details=message)

@@ -53,6 +53,26 @@ class Formula:
 Cell = Text | Number | Date | Formula | None
 
 
+def difference_cell(
+    left: Decimal | None,
+    right: Decimal | None,
+    value: Decimal | None,
+    columns: tuple[str, str],
+    decimals: int,
+    fmt: Format | None,
+) -> Formula | Number:
+    """`value` as the live `=ROUND(<left>{r}-<right>{r},decimals)` when left - right is it.
+
+    A figure that is the difference of two cells of its row stays a formula an
+    accountant can follow, but only when the warehouse's figures tie; otherwise
+    (a blank, or a difference the warehouse did not compute that way) the stored
+    number is written as it is, never a formula that would show another value.
+    """
+    if None not in (left, right, value) and left - right == value:  # type: ignore[operator]
+        return Formula(f"=ROUND({columns[0]}{{r}}-{columns[1]}{{r}},{decimals})", value, fmt)
+    return Number(value, fmt)
+
+
 def to_excel_number(value: Decimal | int | float) -> float | int:
     """Decimal -> float at the very last moment (XlsxWriter stores doubles)."""
     if isinstance(value, bool):

@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 import xlsxwriter.workbook
 
+from .cells import difference_cell
 from .formats import Formats, minor_unit, money_format
 from .sheets import (
     Cell,
@@ -129,9 +130,9 @@ def write_drawdown(
         cur = item["currency"]
         money = fmts.money(cur)
         charge, drawdown, shortfall = item["charge"], item["drawdown"], item["shortfall"]
-        shortfall_cell: Cell = Number(shortfall, money)
-        if None not in (charge, drawdown, shortfall) and charge - drawdown == shortfall:
-            shortfall_cell = Formula(f"=ROUND(D{{r}}-E{{r}},{minor_unit(cur)})", shortfall, money)
+        shortfall_cell = difference_cell(
+            charge, drawdown, shortfall, ("D", "E"), minor_unit(cur), money
+        )
         table.append(
             [
                 Text(item["account_id"], fmts.text()),

@@ -22,6 +22,7 @@ import xlsxwriter.workbook
 import xlsxwriter.worksheet
 from xlsxwriter.utility import xl_col_to_name
 
+from .cells import difference_cell
 from .cover import document_properties, write_cover
 from .formats import Formats, minor_unit, money_format
 from .sheets import (
@@ -176,13 +177,9 @@ def _item_row(item: dict[str, Any], fmts: Formats) -> list[Cell]:
     money = fmts.money(cur)
     computed, billed = item["computed_amount"], item["billed_amount"]
     paid, outstanding, difference = item["paid_amount"], item["outstanding"], item["difference"]
-    diff_cell: Cell = Number(difference, money)
-    if None not in (computed, billed, difference) and computed - billed == difference:
-        diff_cell = Formula(f"=ROUND(G{{r}}-H{{r}},{m})", difference, money)
-    out_cell: Cell = Number(outstanding, money)
+    diff_cell = difference_cell(computed, billed, difference, ("G", "H"), m, money)
     basis, column = (billed, "H") if billed is not None else (computed, "G")
-    if None not in (basis, outstanding) and basis - (paid or 0) == outstanding:
-        out_cell = Formula(f"=ROUND({column}{{r}}-J{{r}},{m})", outstanding, money)
+    out_cell = difference_cell(basis, paid or 0, outstanding, (column, "J"), m, money)
     held = item["invoice_status"] == "held"
     text = fmts.text()
     return [
@@ -328,9 +325,7 @@ def _write_aging(
         cur = item["currency"]
         money = fmts.money(cur)
         billed, paid, outstanding = item["billed_amount"], item["paid_amount"], item["outstanding"]
-        out_cell: Cell = Number(outstanding, money)
-        if None not in (billed, paid, outstanding) and billed - paid == outstanding:
-            out_cell = Formula(f"=ROUND(F{{r}}-G{{r}},{minor_unit(cur)})", outstanding, money)
+        out_cell = difference_cell(billed, paid, outstanding, ("F", "G"), minor_unit(cur), money)
         aging.append(
             [
                 Text(item["invoice_number"], fmts.text()),
