@@ -25,6 +25,7 @@ import hashlib
 import re
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,30 +116,20 @@ def load_exports(con: duckdb.DuckDBPyConnection, input_dir: Path) -> list[InputF
         "create or replace table build.raw_unreadable_rows (source_table varchar, "
         "line_number bigint, reason varchar, raw_text varchar, account_id varchar)"
     )
-    loaded: list[InputFile] = []
     for table in INPUT_TABLES:
-        path = paths[table.name]
-        if path is None:
+        if paths[table.name] is None:
             _create_empty_raw(con, table)
-            continue
-        try:
-            if path.suffix == ".csv":
-                sha256 = _load_csv(con, table, path)
-            else:
-                _load_parquet(con, table, path)
-                sha256 = _sha256(path)
-            loaded.append(
-                InputFile(table.name, path, path.suffix.lstrip("."), path.stat().st_size, sha256)
-            )
-        except OSError as error:
-            raise LoadError(
-                f"{path.name}: cannot be read ({error.strerror or error}); "
-                "check the file's permissions and that it is still there"
-            ) from None
-        except duckdb.Error as error:
-            # Every deterministic load failure is a LoadError (one line, never retried
-            # into the same answer); DuckDB's own text stays as the detail.
-            raise LoadError(f"{path.name}: cannot be loaded ({_first_line(error)})") from None
+    given = [(table, path) for table in INPUT_TABLES if (path := paths[table.name]) is not None]
+    # Two files at a time, the largest first, each on its own cursor: the usage
+    # snapshots keep DuckDB's threads busy while the small files load beside them.
+    # Every file is loaded (or fails) before the first failure in contract order stops
+    # the close, so which error is shown does not depend on timing.
+    largest_first = sorted(given, key=lambda item: -_size(item[1]))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        loads = {
+            table.name: pool.submit(_load_file, con, table, path) for table, path in largest_first
+        }
+        loaded = [loads[table.name].result() for table, _ in given]
     con.execute(
         "create or replace table build.input_files (source_table varchar, file varchar, "
         "path varchar, format varchar, bytes bigint, sha256 varchar)"
@@ -148,6 +139,36 @@ def load_exports(con: duckdb.DuckDBPyConnection, input_dir: Path) -> list[InputF
         [[f.table, f.file_name, str(f.path), f.format, f.bytes, f.sha256] for f in loaded],
     )
     return loaded
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> InputFile:
+    """Load one export on a cursor of its own (called from the load's thread pool)."""
+    cursor = con.cursor()
+    try:
+        if path.suffix == ".csv":
+            sha256 = _load_csv(cursor, table, path)
+        else:
+            _load_parquet(cursor, table, path)
+            sha256 = _sha256(path)
+        return InputFile(table.name, path, path.suffix.lstrip("."), path.stat().st_size, sha256)
+    except OSError as error:
+        raise LoadError(
+            f"{path.name}: cannot be read ({error.strerror or error}); "
+            "check the file's permissions and that it is still there"
+        ) from None
+    except duckdb.Error as error:
+        # Every deterministic load failure is a LoadError (one line, never retried
+        # into the same answer); DuckDB's own text stays as the detail.
+        raise LoadError(f"{path.name}: cannot be loaded ({_first_line(error)})") from None
+    finally:
+        cursor.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reading it will say what is wrong
 
 
 def _sha256(path: Path) -> str:
@@ -202,15 +223,16 @@ def _match_columns(table: InputTable, file_name: str, source_columns: list[str])
     return {c: by_normal[c] for c in table.columns if c in by_normal}
 
 
-def _create_raw_table(
-    con: duckdb.DuckDBPyConnection,
+def _raw_select_list(
     table: InputTable,
-    source_sql: str,
     source_columns: list[str],
     mapping: dict[str, str],
-    line_number_sql: str,
     column_types: dict[str, str] | None = None,
-) -> None:
+) -> str:
+    """The select list that turns a source's columns into the raw table's: the contract's
+    columns in the contract's order (null when the file has none), then the file's extra
+    columns as extra_1, extra_2, ... (kept for the row's raw text), all as text."""
+
     def as_text(column: str) -> str:
         ident = _quote_ident(column)
         if (column_types or {}).get(column, "").upper().startswith("TIMESTAMP WITH TIME ZONE"):
@@ -222,18 +244,41 @@ def _create_raw_table(
 
     canonical = {source: name for name, source in mapping.items()}
     extras = [c for c in source_columns if c not in canonical]
-    stored = {**canonical, **{c: f"extra_{i}" for i, c in enumerate(extras, start=1)}}
     selected = [
         f"{as_text(mapping[c])} as {c}" if c in mapping else f"cast(null as varchar) as {c}"
         for c in table.columns
-    ] + [f"{as_text(c)} as {stored[c]}" for c in extras]
-    con.execute(
-        f"create or replace table build.raw_{table.name} as "
-        f"select {', '.join(selected)}, {line_number_sql} as line_number "
-        f"from ({source_sql}) as src"
-    )
+    ] + [f"{as_text(c)} as extra_{i}" for i, c in enumerate(extras, start=1)]
+    return ", ".join(selected)
+
+
+def _raw_column_names(
+    table: InputTable, source_columns: list[str], mapping: dict[str, str]
+) -> list[str]:
+    """The raw table's columns, as `_raw_select_list` names them."""
+    extras = len(source_columns) - len(mapping)
+    return [*table.columns, *(f"extra_{i}" for i in range(1, extras + 1))]
+
+
+def _create_raw_views(
+    con: duckdb.DuckDBPyConnection,
+    table: InputTable,
+    source_columns: list[str],
+    mapping: dict[str, str],
+    rows_sql: str,
+) -> None:
+    """`build.raw_<table>` (every row, with its line number) and `build.raw_<table>_text`.
+
+    rows_sql selects from `build.raw_<table>_rows` (the stored rows) and adds the
+    `line_number` column. A view, so that a 10M-row file is written once: a CSV export's
+    line numbers follow from each row's place in the stored table (see `_load_csv`).
+    """
+    _drop_table_named(con, f"raw_{table.name}")
+    con.execute(f"create or replace view build.raw_{table.name} as {rows_sql}")
     # The row as written (every column, in the file's order), rendered on demand: a
     # view, so a 10M-row load pays for the text of the rejected rows only.
+    canonical = {source: name for name, source in mapping.items()}
+    extras = [c for c in source_columns if c not in canonical]
+    stored = {**canonical, **{c: f"extra_{i}" for i, c in enumerate(extras, start=1)}}
     raw_text = " || ',' || ".join(_csv_field(_quote_ident(stored[c])) for c in source_columns)
     con.execute(
         f"create or replace view build.raw_{table.name}_text as "
@@ -241,9 +286,28 @@ def _create_raw_table(
     )
 
 
+def _drop_table_named(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop `build.<name>` when it is a table (a warehouse of an earlier closebook kept
+    the raw rows as tables where they are now views)."""
+    found = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'build' and table_name = ?",
+        [name],
+    ).fetchone()
+    if found and found[0]:
+        con.execute(f"drop table build.{name}")
+
+
 def _create_empty_raw(con: duckdb.DuckDBPyConnection, table: InputTable) -> None:
     columns = ", ".join(f"{c} varchar" for c in table.columns)
-    con.execute(f"create or replace table build.raw_{table.name} ({columns}, line_number bigint)")
+    con.execute(
+        f"create or replace table build.raw_{table.name}_rows ({columns}, line_number bigint)"
+    )
+    _drop_table_named(con, f"raw_{table.name}")
+    con.execute(
+        f"create or replace view build.raw_{table.name} as "
+        f"select * from build.raw_{table.name}_rows"
+    )
     con.execute(
         f"create or replace view build.raw_{table.name}_text as select line_number, "
         f"cast(null as varchar) as raw_text from build.raw_{table.name}"
@@ -300,38 +364,44 @@ def _read_csv_header(path: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class _CsvBytes:
-    """What one read of a CSV file's bytes says: its fingerprint, and whether the slower
-    line-ending checks are needed at all (the usual LF export needs none)."""
+    """What one read of a CSV file's bytes says: its fingerprint, its line breaks, and
+    whether the slower line-ending checks are needed at all (the usual LF export needs
+    none)."""
 
     sha256: str
     bare_cr: bool  # a CR not followed by an LF, anywhere (quotes not yet considered)
     has_lf: bool
-    blank_line: bool  # an empty line, possibly inside quotes (the record scan decides)
+    # LFs (CRs in a file without any LF): one per record, blank line and line break
+    # inside quotes; with `ends_with_break`, how many lines the file has
+    line_breaks: int
+    ends_with_break: bool
+
+    def lines_after_header(self) -> int:
+        """Physical lines after the header: the records, when no record spans two lines
+        and no line is blank (`_load_csv` compares it with what the reader found)."""
+        return self.line_breaks + (0 if self.ends_with_break else 1) - 1
 
 
-_BLANK_MARKS = (b"\n\n", b"\n\r\n", b"\r\r")
 _CHUNK_BYTES = 1 << 24
 
 
 def _scan_csv_bytes(path: Path) -> _CsvBytes:
-    """One pass at C speed, 16 MiB at a time: the SHA-256 for the cover sheets, bare CRs
-    and blank lines. A chunk without a CR can only hold the blank-line mark `\\n\\n`, so
-    the usual LF file pays for one substring search besides the hash (issue 13: the file
-    was read three times, and searched for all three marks, before DuckDB read it)."""
+    """One pass at C speed, 16 MiB at a time: the SHA-256 for the cover sheets, the line
+    breaks and bare CRs. A chunk without a CR costs a hash and a count of its LFs (issue
+    13: the file was read three times, and searched for blank-line marks, before DuckDB
+    read it); `_load_csv` runs this beside DuckDB's own read of the file."""
     digest = hashlib.sha256()
-    bare = has_lf = blank = False
+    bare = False
+    lf = cr = 0
+    last = b""
     carry = b""  # a CR that ended the previous chunk: its LF may start this one
-    tail = b""  # the previous chunk's last two bytes, for a blank line across chunks
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
             digest.update(chunk)
-            has_lf = has_lf or b"\n" in chunk
+            lf += chunk.count(b"\n")
             has_cr = b"\r" in chunk
-            if not blank:
-                boundary = tail + chunk[:2]
-                marks = _BLANK_MARKS if has_cr or b"\r" in tail else _BLANK_MARKS[:1]
-                blank = any(mark in boundary or mark in chunk for mark in marks)
-                tail = chunk[-2:] if len(chunk) >= 2 else boundary[-2:]
+            cr += chunk.count(b"\r") if has_cr else 0
+            last = chunk[-1:]
             if bare or (not carry and not has_cr):
                 carry = b""
                 continue
@@ -339,7 +409,13 @@ def _scan_csv_bytes(path: Path) -> _CsvBytes:
             carry = b"\r" if data.endswith(b"\r") else b""
             data = data[: len(data) - len(carry)]
             bare = data.count(b"\r") != data.count(b"\r\n")
-    return _CsvBytes(digest.hexdigest(), bare or bool(carry), has_lf, blank)
+    return _CsvBytes(
+        digest.hexdigest(),
+        bare or bool(carry),
+        lf > 0,
+        lf if lf else cr,
+        last in (b"\n", b"\r"),
+    )
 
 
 def _scan_records(path: Path, wanted: set[int]) -> tuple[set[int], dict[int, str]]:
@@ -411,35 +487,29 @@ def _render_field(value: str) -> str:
 
 
 def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> str:
-    """Read one CSV export into `build.raw_<table>`; returns the file's SHA-256."""
-    rejects = f"rejects_{table.name}"
+    """Read one CSV export into `build.raw_<table>`; returns the file's SHA-256.
+
+    DuckDB reads the file straight into `build.raw_<table>_rows` (one write of every
+    row, no copy in memory first) while a thread hashes and counts its bytes (hashing
+    releases the GIL, so both cores work). The reader keeps the file's row order, so a
+    row's place in that table gives its line number (`_line_numbers_sql`).
+    """
     columns = _read_csv_header(path)
-    scan = _scan_csv_bytes(path)
-    cr_line = _bare_cr_line(path) if scan.bare_cr and scan.has_lf else 0
-    if cr_line:
-        raise LoadError(
-            f"{path.name} line {cr_line}: the file mixes line breaks (a bare CR among LF "
-            "line ends); save it again with one kind of line ending"
-        )
-    mapping = _match_columns(table, path.name, columns)
-    column_types = ", ".join(f"{_quote_literal(c)}: 'VARCHAR'" for c in columns)
-    options = (
-        "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-        f"encoding = 'utf-8', columns = {{{column_types}}}"
-    )
-    con.execute(f"drop table if exists {rejects}")
-    con.execute(f"drop table if exists {rejects}_scan")
-    try:
-        con.execute(
-            f"create or replace temp table csv_rows as "
-            f"select * from read_csv({_quote_literal(literal_path(path))}, {options}, "
-            f"store_rejects = true, rejects_table = '{rejects}', "
-            f"rejects_scan = '{rejects}_scan')"
-        )
-    except duckdb.Error as error:
-        raise LoadError(_unreadable_csv_message(path, error)) from None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(_scan_csv_bytes, path)
+        try:
+            mapping = _match_columns(table, path.name, columns)
+            _read_csv_rows(con, table, path, columns, mapping)
+        except (LoadError, duckdb.Error) as error:
+            _stop_if_mixed_line_breaks(path, scanning.result())
+            if isinstance(error, LoadError):
+                raise
+            raise LoadError(_unreadable_csv_message(path, error)) from None
+        scan = scanning.result()
+    _stop_if_mixed_line_breaks(path, scan)
     # The reader skips rows it cannot split and blank lines; every other row keeps its
     # place, so the k-th good row sits on the k-th line number not taken by either.
+    rejects = f"rejects_{table.name}"
     con.execute(
         f"create or replace temp table csv_bad_lines as "
         f"select line as line_number, "
@@ -454,8 +524,12 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
         ).fetchall()
     }
     undecodable = {line for line, kinds in bad_lines.items() if "INVALID ENCODING" in kinds}
+    rows = con.execute(f"select count(*) - 2 from build.raw_{table.name}_rows").fetchone()
+    # Every line after the header is a record read or rejected, unless a line is blank
+    # or a record spans lines (a quoted line break): only then are the lines walked.
+    one_line_records = (rows[0] if rows else 0) + len(bad_lines) == scan.lines_after_header()
     blank: set[int] = set()
-    if undecodable or scan.blank_line:
+    if undecodable or not one_line_records:
         blank, texts = _scan_records(path, undecodable)
         blank -= set(bad_lines)
         for line, text in texts.items():
@@ -465,18 +539,9 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
         con.executemany(
             "insert into csv_blank_lines values (?)", [[line] for line in sorted(blank)]
         )
-    if bad_lines or blank:
-        _skipped_line_offsets(con)
-    if bad_lines or blank:
-        source_sql = (
-            "select r.*, r.__row_index + 2 + coalesce(s.skipped, 0) as __line_number "
-            "from (select *, rowid as __row_index from csv_rows) as r "
-            "asof left join csv_skips as s on r.__row_index >= s.good_rows_before "
-            "order by r.__row_index"
-        )
-    else:  # the usual clean file: row k (from 0) is line k + 2, no join needed
-        source_sql = "select *, rowid + 2 as __line_number from csv_rows"
-    _create_raw_table(con, table, source_sql, columns, mapping, "__line_number")
+    _create_raw_views(
+        con, table, columns, mapping, _line_numbers_sql(con, table, bool(bad_lines or blank))
+    )
     reasons = " ".join(
         f"when error_types like '%{kind}%' then '{text}'"
         for kind, text in _UNREADABLE_REASONS.items()
@@ -488,10 +553,81 @@ def _load_csv(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) -> 
         f"{_unreadable_account_sql(columns, mapping)} "
         f"from csv_bad_lines order by line_number"
     )
-    temps = ("csv_rows", "csv_bad_lines", "csv_blank_lines", "csv_skips")
-    for temp in (*temps, rejects, f"{rejects}_scan"):
+    for temp in ("csv_bad_lines", "csv_blank_lines", rejects, f"{rejects}_scan"):
         con.execute(f"drop table if exists {temp}")
     return scan.sha256
+
+
+def _read_csv_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: InputTable,
+    path: Path,
+    columns: list[str],
+    mapping: dict[str, str],
+) -> None:
+    """`build.raw_<table>_rows`: every row DuckDB's reader could split, in file order,
+    as text; the rows it could not split go to the temp table `rejects_<table>`.
+
+    Rows 0 and 1 of the table are blank and stand for the lines before the first record
+    (line 1 is the header), so that each record's rowid is its line number in a clean
+    file: a lookup of a few lines by number (the rejected rows' raw text) then reads
+    those rows only, as DuckDB filters a scan on its rowid.
+    """
+    rows, rejects = f"build.raw_{table.name}_rows", f"rejects_{table.name}"
+    names = _raw_column_names(table, columns, mapping)
+    con.execute(f"create or replace table {rows} ({', '.join(f'{n} varchar' for n in names)})")
+    blank = ", ".join("null" for _ in names)
+    con.execute(f"insert into {rows} values ({blank}), ({blank})")
+    column_types = ", ".join(f"{_quote_literal(c)}: 'VARCHAR'" for c in columns)
+    options = (
+        "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+        f"encoding = 'utf-8', columns = {{{column_types}}}"
+    )
+    con.execute(f"drop table if exists {rejects}")
+    con.execute(f"drop table if exists {rejects}_scan")
+    con.execute(
+        f"insert into {rows} "
+        f"select {_raw_select_list(table, columns, mapping)} "
+        f"from read_csv({_quote_literal(literal_path(path))}, {options}, "
+        f"store_rejects = true, rejects_table = '{rejects}', "
+        f"rejects_scan = '{rejects}_scan')"
+    )
+
+
+def _stop_if_mixed_line_breaks(path: Path, scan: _CsvBytes) -> None:
+    cr_line = _bare_cr_line(path) if scan.bare_cr and scan.has_lf else 0
+    if cr_line:
+        raise LoadError(
+            f"{path.name} line {cr_line}: the file mixes line breaks (a bare CR among LF "
+            "line ends); save it again with one kind of line ending"
+        )
+
+
+def _line_numbers_sql(con: duckdb.DuckDBPyConnection, table: InputTable, skipped: bool) -> str:
+    """The records of `build.raw_<table>_rows` with their line numbers, in file order.
+
+    The stored rows keep the file's order (the load keeps insertion order, and the
+    table is written once and never changed), so in the usual clean file a record's
+    rowid is its line number (`_read_csv_rows`): no copy. When the reader skipped lines
+    (unreadable or blank), the records are numbered once into a new table that keeps
+    the number.
+    """
+    rows = f"build.raw_{table.name}_rows"
+    if not skipped:
+        return f"select *, rowid as line_number from {rows} where rowid >= 2"
+    _skipped_line_offsets(con)
+    con.execute(
+        f"create or replace table build.raw_{table.name}_numbered as "
+        "select r.* exclude (__row_index), "
+        "r.__row_index + 2 + coalesce(s.skipped, 0) as line_number "
+        f"from (select *, rowid - 2 as __row_index from {rows} where rowid >= 2) as r "
+        "asof left join csv_skips as s on r.__row_index >= s.good_rows_before "
+        "order by r.__row_index"
+    )
+    con.execute(f"drop table {rows}")
+    con.execute(f"alter table build.raw_{table.name}_numbered rename to raw_{table.name}_rows")
+    con.execute("drop table csv_skips")
+    return f"select * from {rows}"
 
 
 def _unreadable_account_sql(columns: list[str], mapping: dict[str, str]) -> str:
@@ -546,8 +682,12 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path)
     columns = [c for c in types if c != "file_row_number"]
     mapping = _match_columns(table, path.name, columns)
     try:
-        _create_raw_table(
-            con, table, source_sql, columns, mapping, "file_row_number + 1", column_types=types
+        con.execute(
+            f"create or replace table build.raw_{table.name}_rows as "
+            f"select {_raw_select_list(table, columns, mapping, types)}, "
+            f"file_row_number + 1 as line_number from ({source_sql}) as src"
         )
+        rows_sql = f"select * from build.raw_{table.name}_rows"
+        _create_raw_views(con, table, columns, mapping, rows_sql)
     except duckdb.Error as error:
         raise LoadError(f"{path.name}: cannot read the file ({_first_line(error)})") from None

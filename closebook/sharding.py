@@ -78,6 +78,7 @@ SHARD_MODELS = frozenset(
         "int_account_lookup",
         "int_accounts",
         "stg_usage_snapshots",
+        "int_usage_snapshots_set_aside",
         "int_usage_snapshots_checked",
         "int_usage_snapshots",
         "stg_license_events",

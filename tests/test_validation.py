@@ -207,9 +207,8 @@ TAMPERS = [
         {"2026-10-O1-BASE"},
     ),
     (
-        # int_usage_snapshots is a view of the checked model's accepted rows: tamper there
-        "insert into int_usage_snapshots_checked "
-        "select * from int_usage_snapshots_checked where account_id = 'B4'",
+        # int_usage_snapshots is a view of the typed staging rows not set aside: tamper there
+        "insert into stg_usage_snapshots select * from stg_usage_snapshots where account_id = 'B4'",
         "int_usage_snapshots_key_unique",
         "copies",
         {"2026-10-B4-BASE"},
@@ -264,8 +263,7 @@ TAMPERS = [
         {"2026-10-B12-BASE"},
     ),
     (
-        "update int_usage_snapshots_checked set quantity = -1 "
-        "where account_id = 'B13' and quantity = 1",
+        "update stg_usage_snapshots set quantity = -1 where account_id = 'B13' and quantity = 1",
         "usage_snapshots_values",
         "quantity",
         {"2026-10-B13-BASE"},
@@ -355,9 +353,9 @@ def test_holding_twice_adds_the_reason_once(tampered: tuple) -> None:
     [
         # a snapshot of an account nobody knows: there is no invoice to hold
         (
-            "insert into int_usage_snapshots_checked by name select 'GHOST' as account_id, "
+            "insert into stg_usage_snapshots by name select 'GHOST' as account_id, "
             "timestamp '2026-10-02' as observed_at, 'users' as metric, 3 as quantity, "
-            "99 as line_number, 'accepted' as row_status, 'usage_snapshots' as source_table",
+            "99 as line_number",
             "usage_snapshots_values",
             "known_account",
         ),

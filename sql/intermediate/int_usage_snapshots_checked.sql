@@ -1,65 +1,27 @@
 -- int_usage_snapshots_checked: one row per raw usage_snapshots row with its fate (contract §4).
--- Key: account_id + metric + observed_at (as a parsed UTC instant); the first valid
--- row in file order stands; rows of unknown or rejected accounts are rejected.
+-- materialized: view (the typed rows of stg_usage_snapshots with the fate of the few
+-- set aside: every other row is accepted; no second copy of 10M rows)
 with snapshots as (
     select * from stg_usage_snapshots
 ),
 
-account_lookup as (
-    select * from int_account_lookup
-),
-
-located as (
-    select
-        snapshots.*,
-        case
-            when snapshots.invalid_reason is not null then snapshots.invalid_reason
-            when account_lookup.account_id is null
-                then 'unknown account ''' || snapshots.account_id || ''''
-            when not account_lookup.is_accepted
-                then 'account ''' || snapshots.account_id || ''' was rejected in accounts'
-        end as row_reason
-    from snapshots
-    left join account_lookup on account_lookup.account_id = snapshots.account_id
-),
-
-keyed as (
-    select
-        line_number,
-        struct_pack(account_id, metric, observed_at) as row_key,
-        struct_pack(quantity) as row_values
-    from located
-    where row_reason is null
-),
-
-fates as (
-    select * from key_fates(keyed)
+set_aside as (
+    select * from int_usage_snapshots_set_aside
 ),
 
 final as (
-    -- Typed columns only: the text forms stay in the stg_usage_snapshots view (writing
-    -- them again for 10M rows cost more than the query).
     select
         'usage_snapshots' as source_table,
-        located.line_number,
-        located.account_id,
-        located.observed_at,
-        located.metric,
-        located.quantity,
-        located.observed_at as row_date,
-        case
-            when located.row_reason is not null then 'rejected'
-            else coalesce(fates.row_status, 'accepted')
-        end as row_status,
-        case
-            when located.row_reason is not null then located.row_reason
-            when fates.row_status = 'rejected'
-                then 'conflicting duplicate snapshot: ' || located.metric || ' at '
-                    || strftime(located.observed_at, '%Y-%m-%d %H:%M:%S UTC')
-                    || ' already reported as ' || fates.standing_values.quantity
-        end as reject_reason
-    from located
-    left join fates on fates.line_number = located.line_number
+        snapshots.line_number,
+        snapshots.account_id,
+        snapshots.observed_at,
+        snapshots.metric,
+        snapshots.quantity,
+        snapshots.observed_at as row_date,
+        coalesce(set_aside.row_status, 'accepted') as row_status,
+        set_aside.reject_reason
+    from snapshots
+    left join set_aside on set_aside.line_number = snapshots.line_number
 )
 
 select * from final

@@ -1,6 +1,8 @@
--- stg_usage_snapshots: one row per row of the usage_snapshots export, typed (UTC).
+-- stg_usage_snapshots: one row per row of the usage_snapshots export, typed (UTC), with
+-- the reason a value cannot be used (null when every value parsed).
 -- Contract §1 (quantity is an integer >= 0) and §4 (unparseable values are rejected).
--- materialized: view (read once, by its checked model: no copy of every row)
+-- A table: the export parsed once and written once, typed. The checked model writes
+-- only the rows it sets aside, and the accepted rows are a view of this table.
 with raw as (
     select * from raw_usage_snapshots
 ),
@@ -19,7 +21,11 @@ typed as (
 
 final as (
     select
-        *,
+        line_number,
+        account_id,
+        observed_at,
+        metric,
+        quantity,
         case
             when account_id is null then 'account_id is blank'
             when observed_at_text is null then 'observed_at is blank'
