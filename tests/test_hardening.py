@@ -296,3 +296,35 @@ def test_a_row_over_the_readers_line_limit_is_rejected_alone_and_names_its_accou
     assert rows(con, "select invoice_number, status from invoices") == [
         {"invoice_number": "2026-10-A-BASE", "status": "held"}
     ]
+
+
+def test_a_warehouse_whose_raw_rows_are_tables_loads_into_views(tmp_path: Path) -> None:
+    """An earlier closebook kept `build.raw_<file>` as tables; the load replaces them."""
+    folder = write_exports(tmp_path / "in", accounts=[account("A1")])
+    con = duckdb.connect()
+    con.execute("create schema build")
+    con.execute("create table build.raw_accounts as select 'OLD' as account_id")
+    con.execute("create table build.raw_usage_snapshots as select 'OLD' as account_id")
+    load_exports(con, folder)
+    kinds = dict(
+        con.execute(
+            "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'build' and table_name in ('raw_accounts', 'raw_usage_snapshots')"
+        ).fetchall()
+    )
+    assert kinds == {"raw_accounts": "VIEW", "raw_usage_snapshots": "VIEW"}
+    assert con.execute("select account_id, line_number from build.raw_accounts").fetchall() == [
+        ("A1", 2)
+    ]
+
+
+def test_when_two_files_fail_the_error_names_the_first_in_contract_order(tmp_path: Path) -> None:
+    """Files load two at a time, largest first; the error shown must not depend on which
+    finished first: accounts (small, first in the contract) is named, not the big
+    usage_snapshots file that also lacks a column."""
+    folder = write_exports(tmp_path / "in", accounts=[account("A1")])
+    (folder / "accounts.csv").write_text("account_id,account_name\nA1,One\n")
+    big = "".join(f"A1,2026-10-01T00:00:{i % 60:02d}Z,users\n" for i in range(20_000))
+    (folder / "usage_snapshots.csv").write_text("account_id,observed_at,metric\n" + big)
+    with pytest.raises(LoadError, match=r"^accounts\.csv: missing required column 'billing_model'"):
+        load_exports(duckdb.connect(), folder)

@@ -76,3 +76,57 @@ def test_a_model_that_changes_kind_replaces_the_old_object(tmp_path: Path) -> No
     build_models(con, ClosePeriod.parse("2026-10"), date(2026, 12, 31))
     assert _kind(con, "stg_accounts") == "VIEW"
     assert rows(con, "select account_id from build.stg_accounts") == [{"account_id": "A1"}]
+
+
+def test_only_the_snapshots_not_accepted_are_written_and_the_views_show_every_row(
+    tmp_path: Path,
+) -> None:
+    # Line 2 stands; 3 copies it exactly; 4 says another quantity at the same instant
+    # (the same instant as 2, written with an offset); 5 does not parse; 6 names an
+    # account nobody knows; 7 is a second good snapshot.
+    snapshot = {"account_id": "A1", "metric": "users"}
+    folder = write_exports(
+        tmp_path / "in",
+        accounts=[account("A1")],
+        usage_snapshots=[
+            {**snapshot, "observed_at": "2026-10-05T12:00:00Z", "quantity": "3"},
+            {**snapshot, "observed_at": "2026-10-05T12:00:00Z", "quantity": "3"},
+            {**snapshot, "observed_at": "2026-10-05T14:00:00+02:00", "quantity": "4"},
+            {**snapshot, "observed_at": "2026-10-05T12:00:00Z", "quantity": "x"},
+            {**snapshot, "account_id": "NOBODY", "observed_at": "2026-10-06", "quantity": "1"},
+            {**snapshot, "observed_at": "2026-10-07T00:00:00Z", "quantity": "5"},
+        ],
+    )
+    con = build(folder, "2026-10")
+    assert rows(con, "select * from build.int_usage_snapshots_set_aside order by line_number") == [
+        {"line_number": 3, "row_status": "duplicate", "reject_reason": None},
+        {
+            "line_number": 4,
+            "row_status": "rejected",
+            "reject_reason": "conflicting duplicate snapshot: users at 2026-10-05 12:00:00 UTC "
+            "already reported as 3",
+        },
+        {
+            "line_number": 5,
+            "row_status": "rejected",
+            "reject_reason": "quantity 'x' is not a whole number >= 0",
+        },
+        {"line_number": 6, "row_status": "rejected", "reject_reason": "unknown account 'NOBODY'"},
+    ]
+    ledger = rows(
+        con,
+        "select line_number, row_status from build.int_usage_snapshots_checked "
+        "order by line_number",
+    )
+    assert [(r["line_number"], r["row_status"]) for r in ledger] == [
+        (2, "accepted"),
+        (3, "duplicate"),
+        (4, "rejected"),
+        (5, "rejected"),
+        (6, "rejected"),
+        (7, "accepted"),
+    ]
+    accepted = rows(
+        con, "select line_number, quantity from build.int_usage_snapshots order by line_number"
+    )
+    assert accepted == [{"line_number": 2, "quantity": 3}, {"line_number": 7, "quantity": 5}]
