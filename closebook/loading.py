@@ -575,9 +575,7 @@ def _read_csv_rows(
     """
     rows, rejects = f"build.raw_{table.name}_rows", f"rejects_{table.name}"
     names = _raw_column_names(table, columns, mapping)
-    con.execute(f"create or replace table {rows} ({', '.join(f'{n} varchar' for n in names)})")
     blank = ", ".join("null" for _ in names)
-    con.execute(f"insert into {rows} values ({blank}), ({blank})")
     column_types = ", ".join(f"{_quote_literal(c)}: 'VARCHAR'" for c in columns)
     options = (
         "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
@@ -585,13 +583,23 @@ def _read_csv_rows(
     )
     con.execute(f"drop table if exists {rejects}")
     con.execute(f"drop table if exists {rejects}_scan")
-    con.execute(
-        f"insert into {rows} "
-        f"select {_raw_select_list(table, columns, mapping)} "
-        f"from read_csv({_quote_literal(literal_path(path))}, {options}, "
-        f"store_rejects = true, rejects_table = '{rejects}', "
-        f"rejects_scan = '{rejects}_scan')"
-    )
+    # One transaction, as a CREATE TABLE AS would be: the rows are written straight to
+    # the file, not first logged and then checkpointed.
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create or replace table {rows} ({', '.join(f'{n} varchar' for n in names)})")
+        con.execute(f"insert into {rows} values ({blank}), ({blank})")
+        con.execute(
+            f"insert into {rows} "
+            f"select {_raw_select_list(table, columns, mapping)} "
+            f"from read_csv({_quote_literal(literal_path(path))}, {options}, "
+            f"store_rejects = true, rejects_table = '{rejects}', "
+            f"rejects_scan = '{rejects}_scan')"
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def _stop_if_mixed_line_breaks(path: Path, scan: _CsvBytes) -> None:
