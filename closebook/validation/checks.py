@@ -98,10 +98,25 @@ class Check:
             return f"select count(*) from (\n{self.sql}\n) as frame"
         return f"select count(*) from {self.grain}"
 
+    def breaks_sql(self) -> str:
+        """True for a frame row that breaks at least one of the check's expectations."""
+        return " or ".join(f"coalesce({e.breaks()}, false)" for e in self.expectations)
+
+    def tally_sql(self) -> str | None:
+        """(rows in the frame, rows that can fail) in one pass; None unless grain is `frame`.
+
+        On a clean close that pass is all the check costs in DuckDB: with no failing row
+        the failing-rows query only has to say what columns it would return."""
+        if self.grain != "frame":
+            return None
+        return (
+            f"select count(*), count(*) filter (where {self.breaks_sql()}) "
+            f"from (\n{self.sql}\n) as frame"
+        )
+
     def failing_rows_sql(self) -> str:
         """The frame's rows that break at least one expectation: all GX needs to see."""
-        breaks = " or ".join(f"coalesce({e.breaks()}, false)" for e in self.expectations)
-        return f"select * from (\n{self.sql}\n) as frame where {breaks}"
+        return f"select * from (\n{self.sql}\n) as frame where {self.breaks_sql()}"
 
 
 def between(column: str, says: str, low: int | None = None, high: int | None = None) -> Expect:
