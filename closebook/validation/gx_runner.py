@@ -19,6 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from .results import CheckResult, join, snake
 
 CHUNK_ROWS = 500_000
 EXAMPLES = 5
+SURVEY_THREADS = 2
 
 _import_lock = threading.Lock()
 
@@ -93,20 +95,16 @@ class GxRunner:
         """
         judged: dict[int, list[tuple[CheckResult, Check, set[str]]]] = {}
         clean: list[_Clean] = []
-        for position, check in enumerate(checks):
-            started = time.perf_counter()
-            try:
-                element_count, failing = _find(con, check)
-                if failing == 0:
-                    schema = _schema(con, check.failing_rows_sql())
-            except duckdb.Error as error:
-                judged[position] = _query_failed(check, error)
-                continue
-            if failing:
-                judged[position] = self.run(con, check, element_count, started)
+        for position, (check, found) in enumerate(zip(checks, _survey(con, checks), strict=True)):
+            if isinstance(found, duckdb.Error):
+                judged[position] = _query_failed(check, found)
+            elif found.schema is None:
+                started = time.perf_counter() - found.seconds
+                judged[position] = self.run(con, check, found.element_count, started)
             else:
-                seconds = time.perf_counter() - started
-                clean.append(_Clean(position, check, element_count, schema, seconds))
+                clean.append(
+                    _Clean(position, check, found.element_count, found.schema, found.seconds)
+                )
         judged.update(self._judge_clean(con, clean))
         return [row for position in range(len(checks)) for row in judged[position]]
 
@@ -218,6 +216,51 @@ class GxRunner:
 
 
 @dataclass(frozen=True)
+class _Found:
+    """What DuckDB found for a check: rows checked, and the failing rows' columns when no
+    row fails (None: some do)."""
+
+    element_count: int
+    schema: pa.Schema | None
+    seconds: float
+
+
+def _survey(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[_Found | duckdb.Error]:
+    """`_Found` for each check (or the error its query raised), SURVEY_THREADS at a time.
+
+    DuckDB releases the GIL while a query runs, and most checks read small tables on
+    one core: two of them at once keep both cores busy beside the large ones.
+    """
+    local = threading.local()
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+
+    def cursor() -> duckdb.DuckDBPyConnection:
+        if not hasattr(local, "cursor"):
+            with lock:
+                local.cursor = con.cursor()
+                cursors.append(local.cursor)
+            local.cursor.execute("set search_path = 'build,main'").fetchall()
+        return local.cursor
+
+    def survey(check: Check) -> _Found | duckdb.Error:
+        started = time.perf_counter()
+        try:
+            element_count, failing = _find(cursor(), check)
+            schema = None if failing else _schema(cursor(), check.failing_rows_sql())
+        except duckdb.Error as error:
+            return error
+        return _Found(element_count, schema, time.perf_counter() - started)
+
+    try:
+        with ThreadPoolExecutor(SURVEY_THREADS, thread_name_prefix="validation") as pool:
+            return list(pool.map(survey, checks))
+    finally:
+        for each in cursors:
+            each.close()
+
+
+@dataclass(frozen=True)
 class _Clean:
     """A check none of whose rows can fail: where it stands, its count, its columns."""
 
@@ -316,22 +359,25 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
         return int(row[0]) if row else 0
 
 
-def _find(con: duckdb.DuckDBPyConnection, check: Check) -> tuple[int, int]:
+def _find(cursor: duckdb.DuckDBPyConnection, check: Check) -> tuple[int, int]:
     """(rows the check looks at, rows that can fail), with one pass over a `frame` grain."""
     tally = check.tally_sql()
     if tally is not None:
-        with _build_cursor(con) as cursor:
-            row = cursor.execute(tally).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-    failing = _count(con, f"select count(*) from (\n{check.failing_rows_sql()}\n) as failing")
+        ((rows, failing),) = cursor.execute(tally).fetchall()
+        return int(rows), int(failing)
+    failing = _fetch_count(cursor, f"select count(*) from (\n{check.failing_rows_sql()}\n)")
     count_sql = check.count_sql()
-    return (_count(con, count_sql) if count_sql else failing), failing
+    return (_fetch_count(cursor, count_sql) if count_sql else failing), failing
 
 
-def _schema(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:
+def _fetch_count(cursor: duckdb.DuckDBPyConnection, sql: str) -> int:
+    ((count,),) = cursor.execute(sql).fetchall()  # every row fetched: the cursor is reused
+    return int(count)
+
+
+def _schema(cursor: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:
     """The columns (Arrow types) a query returns, without running it (`limit 0`)."""
-    with _build_cursor(con) as cursor:
-        return cursor.sql(f"select * from (\n{sql}\n) as query limit 0").to_arrow_reader(1).schema
+    return cursor.sql(f"select * from (\n{sql}\n) as query limit 0").to_arrow_table().schema
 
 
 def _frames(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
