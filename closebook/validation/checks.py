@@ -145,7 +145,15 @@ def not_null(column: str, says: str) -> Expect:
 
 
 def unique_key(table: str, key: Sequence[str], attribute: str | None) -> Check:
-    """Keys that appear more than once (SQL decides, so it is exact across chunks)."""
+    """Keys that appear more than once (SQL decides, so it is exact across chunks).
+
+    Counting every key of 10.8M snapshots (a hash table of 10.8M groups) cost 1.6-1.9 s
+    of CPU at 100k accounts. So the keys' 64-bit hashes are sorted first, and a hash
+    equal to the one before it points at keys that may repeat (equal keys hash
+    alike; a collision only adds a key to count); only the rows with such a hash are
+    then grouped and counted by the key itself: 1.1 s of CPU, and on a clean close
+    DuckDB skips the second scan (nothing to look up).
+    """
     key_list = ", ".join(key)
     extra = ""
     if attribute and attribute not in key:
@@ -154,8 +162,21 @@ def unique_key(table: str, key: Sequence[str], attribute: str | None) -> Check:
         "input",
         f"{table}_key_unique",
         table,
-        f"select {key_list}{extra}, count(*) as copies from {table} "
-        f"group by {key_list} having count(*) > 1",
+        f"""
+        with hashed as (
+            select hash({key_list}) as key_hash from {table}
+        ),
+        repeated as (
+            select key_hash from (
+                select key_hash, key_hash = lag(key_hash) over (order by key_hash) as again
+                from hashed
+            )
+            where again
+        )
+        select {key_list}{extra}, count(*) as copies from {table}
+        where hash({key_list}) in (select key_hash from repeated)
+        group by {key_list} having count(*) > 1
+        """,
         (between("copies", f"each {' + '.join(key)} appears once among accepted rows", 1, 1),),
         attribute,
         grain="failures",
