@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from closebook.validation import INPUT_CHECKS, OUTPUT_CHECKS, validate_close
+from closebook.validation.checks import unique_key
 from closebook.validation.gx_runner import GxRunner
 from closebook.validation.output_suite import expected_invoices_check
 from closebook.validation.runner import _present_tables
@@ -217,3 +218,18 @@ def test_hwm_failures_come_in_the_order_of_hwm_usage(con: duckdb.DuckDBPyConnect
         if account in {"O2", "B1", "C8", "B13"}
     ]
     assert failing == in_table_order and len(failing) == 4
+
+
+def test_unique_key_finds_exactly_the_keys_seen_twice_nulls_too() -> None:
+    # The sorted hashes only point at candidates; the counts are by the key itself.
+    # (a, 1) twice and (b, null) twice repeat (a group by puts nulls together); (a, 2),
+    # (b, 1) and (c, null) are each seen once.
+    memory = duckdb.connect()
+    memory.execute("create table things (name varchar, n integer, owner varchar)")
+    memory.execute(
+        "insert into things values ('a', 1, 'x'), ('a', 1, 'w'), ('a', 2, 'x'), "
+        "('b', null, 'y'), ('b', null, 'v'), ('b', 1, 'y'), ('c', null, 'z')"
+    )
+    check = unique_key("things", ["name", "n"], "owner")
+    found = memory.execute(f"select * from ({check.sql}) order by name").fetchall()
+    assert found == [("a", 1, "w", 2), ("b", None, "v", 2)]  # min(owner), copies
