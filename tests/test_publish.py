@@ -56,6 +56,14 @@ def test_rerunning_a_period_replaces_its_rows_and_keeps_other_periods(tmp_path):
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     close_without_workbooks(con, folder, "2026-09")
     close_without_workbooks(con, folder, "2026-10")
+    # publish says how many rows it wrote per table: the period's rows now in main
+    written = publish_period(con, "2026-10")
+    assert written["invoices"] == 3  # A base + overage, B base
+    for table, count in written.items():
+        (in_main,) = con.execute(
+            f"select count(*) from main.{table} where period = '2026-10'"
+        ).fetchone()
+        assert count == in_main, table
     first = {
         t: table_contents(con, t)
         for t in ("invoices", "invoice_lines", "hwm_usage", "rejected_rows", "load_counts")

@@ -98,10 +98,25 @@ class Check:
             return f"select count(*) from (\n{self.sql}\n) as frame"
         return f"select count(*) from {self.grain}"
 
+    def breaks_sql(self) -> str:
+        """True for a frame row that breaks at least one of the check's expectations."""
+        return " or ".join(f"coalesce({e.breaks()}, false)" for e in self.expectations)
+
+    def tally_sql(self) -> str | None:
+        """(rows in the frame, rows that can fail) in one pass; None unless grain is `frame`.
+
+        On a clean close that pass is all the check costs in DuckDB: with no failing row
+        the failing-rows query only has to say what columns it would return."""
+        if self.grain != "frame":
+            return None
+        return (
+            f"select count(*), count(*) filter (where {self.breaks_sql()}) "
+            f"from (\n{self.sql}\n) as frame"
+        )
+
     def failing_rows_sql(self) -> str:
         """The frame's rows that break at least one expectation: all GX needs to see."""
-        breaks = " or ".join(f"coalesce({e.breaks()}, false)" for e in self.expectations)
-        return f"select * from (\n{self.sql}\n) as frame where {breaks}"
+        return f"select * from (\n{self.sql}\n) as frame where {self.breaks_sql()}"
 
 
 def between(column: str, says: str, low: int | None = None, high: int | None = None) -> Expect:
@@ -130,7 +145,15 @@ def not_null(column: str, says: str) -> Expect:
 
 
 def unique_key(table: str, key: Sequence[str], attribute: str | None) -> Check:
-    """Keys that appear more than once (SQL decides, so it is exact across chunks)."""
+    """Keys that appear more than once (SQL decides, so it is exact across chunks).
+
+    Counting every key of 10.8M snapshots (a hash table of 10.8M groups) cost 1.6-1.9 s
+    of CPU at 100k accounts. So the keys' 64-bit hashes are sorted first, and a hash
+    equal to the one before it points at keys that may repeat (equal keys hash
+    alike; a collision only adds a key to count); only the rows with such a hash are
+    then grouped and counted by the key itself: 1.1 s of CPU, and on a clean close
+    DuckDB skips the second scan (nothing to look up).
+    """
     key_list = ", ".join(key)
     extra = ""
     if attribute and attribute not in key:
@@ -139,8 +162,21 @@ def unique_key(table: str, key: Sequence[str], attribute: str | None) -> Check:
         "input",
         f"{table}_key_unique",
         table,
-        f"select {key_list}{extra}, count(*) as copies from {table} "
-        f"group by {key_list} having count(*) > 1",
+        f"""
+        with hashed as (
+            select hash({key_list}) as key_hash from {table}
+        ),
+        repeated as (
+            select key_hash from (
+                select key_hash, key_hash = lag(key_hash) over (order by key_hash) as again
+                from hashed
+            )
+            where again
+        )
+        select {key_list}{extra}, count(*) as copies from {table}
+        where hash({key_list}) in (select key_hash from repeated)
+        group by {key_list} having count(*) > 1
+        """,
         (between("copies", f"each {' + '.join(key)} appears once among accepted rows", 1, 1),),
         attribute,
         grain="failures",

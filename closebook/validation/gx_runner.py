@@ -19,18 +19,21 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from .checks import COLUMN_LEVEL, Check, Expect
 from .results import CheckResult, join, snake
 
 CHUNK_ROWS = 500_000
 EXAMPLES = 5
+SURVEY_THREADS = 2
 
 _import_lock = threading.Lock()
 
@@ -93,27 +96,119 @@ class GxRunner:
             name="check_frame"
         ).add_batch_definition_whole_dataframe("whole_frame")
 
-    def run(
-        self, con: duckdb.DuckDBPyConnection, check: Check
+    def run_all(
+        self, con: duckdb.DuckDBPyConnection, checks: Sequence[Check]
     ) -> list[tuple[CheckResult, Check, set[str]]]:
-        """Every expectation of the check, judged by GX on the rows DuckDB says can fail."""
-        gx = self.gx
-        expectations = []
-        for index, expect in enumerate(check.expectations):
-            kwargs = dict(expect.kwargs)
-            if expect.column is not None:
-                kwargs["column"] = expect.column
-            expectations.append(
-                getattr(gx.expectations, expect.kind)(meta={"index": index}, **kwargs)
-            )
-        suite = gx.ExpectationSuite(name=f"{check.suite}.{check.name}", expectations=expectations)
-        totals = [_Tally() for _ in check.expectations]
+        """Every expectation of every check, in the checks' order.
+
+        DuckDB first counts each check's rows and the rows that can fail. A check with
+        failing rows is judged on its own, on those rows (`run`). The checks with none
+        (all of them, on a clean close) are judged together: one GX validation of one
+        empty frame that holds all their columns, each check's under a prefix of its
+        own. Each expectation still looks only at its own check's column, with the type
+        DuckDB gives it, so GX decides exactly as it would check by check, for one
+        validation's fixed cost instead of one per check.
+        """
+        judged: dict[int, list[tuple[CheckResult, Check, set[str]]]] = {}
+        clean: list[_Clean] = []
+        for position, (check, found) in enumerate(zip(checks, _survey(con, checks), strict=True)):
+            if isinstance(found, duckdb.Error):
+                judged[position] = _query_failed(check, found)
+            elif found.schema is None:
+                started = time.perf_counter() - found.seconds
+                judged[position] = self.run(con, check, found.element_count, started)
+            else:
+                clean.append(
+                    _Clean(position, check, found.element_count, found.schema, found.seconds)
+                )
+        judged.update(self._judge_clean(con, clean))
+        return [row for position in range(len(checks)) for row in judged[position]]
+
+    def _judge_clean(
+        self, con: duckdb.DuckDBPyConnection, clean: list[_Clean]
+    ) -> dict[int, list[tuple[CheckResult, Check, set[str]]]]:
+        """The checks with no failing row, judged by GX in one validation (see run_all).
+
+        An expectation that raises (a column the frame lacks, a rule GX cannot apply to
+        the column's type) would name the prefixed column: such a check is judged again
+        on its own, so its result reads as it always did.
+        """
+        if not clean:
+            return {}
         started = time.perf_counter()
+        fields: list[pa.Field] = []
+        expectations = []
+        for number, item in enumerate(clean):
+            prefix = _prefix(number)
+            fields.extend(field.with_name(prefix + field.name) for field in item.schema)
+            expectations.extend(
+                self._expectation(expect, {"check": number, "index": index}, prefix)
+                for index, expect in enumerate(item.check.expectations)
+            )
+        frame = pa.schema(fields).empty_table().to_pandas()
+        suite = self.gx.ExpectationSuite(name="clean_checks", expectations=expectations)
+        outcome = self._validate(frame, suite, {"result_format": "BOOLEAN_ONLY"})
+        totals = [[_Tally() for _ in item.check.expectations] for item in clean]
+        for result in outcome.results:
+            meta = result.expectation_config.meta
+            totals[int(meta["check"])][int(meta["index"])].add(result, None)
+        share = (time.perf_counter() - started) / len(clean)
+        judged: dict[int, list[tuple[CheckResult, Check, set[str]]]] = {}
+        for item, tallies in zip(clean, totals, strict=True):
+            if any(tally.errors or not tally.success for tally in tallies):
+                judged[item.position] = self.run(
+                    con, item.check, item.element_count, time.perf_counter() - item.seconds
+                )
+                continue
+            elapsed = item.seconds + share
+            judged[item.position] = [
+                (tally.result(item.check, expect, item.element_count, elapsed), item.check, set())
+                for tally, expect in zip(tallies, item.check.expectations, strict=True)
+            ]
+        return judged
+
+    def _expectation(self, expect: Expect, meta: dict[str, int], prefix: str = "") -> Any:
+        kwargs = dict(expect.kwargs)
+        if expect.column is not None:
+            kwargs["column"] = prefix + expect.column
+        return getattr(self.gx.expectations, expect.kind)(meta=meta, **kwargs)
+
+    def _validate(self, frame: pd.DataFrame, suite: Any, result_format: dict[str, Any]) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            batch = self.batches.get_batch(batch_parameters={"dataframe": frame})
+            return batch.validate(suite, result_format=result_format)
+
+    def run(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        check: Check,
+        element_count: int | None = None,
+        started: float | None = None,
+    ) -> list[tuple[CheckResult, Check, set[str]]]:
+        """Every expectation of one check, judged by GX on the rows DuckDB says can fail.
+
+        element_count: the rows checked, when already counted (else counted here).
+        started: when the check's own work began (its seconds in `details`).
+        """
+        expectations = [
+            self._expectation(expect, {"index": index})
+            for index, expect in enumerate(check.expectations)
+        ]
+        suite = self.gx.ExpectationSuite(
+            name=f"{check.suite}.{check.name}", expectations=expectations
+        )
+        totals = [_Tally() for _ in check.expectations]
+        if started is None:
+            started = time.perf_counter()
         try:
             count_sql = check.count_sql()
-            element_count = _count(con, count_sql) if count_sql else 0
+            # grain `failures`, not yet counted: the rows checked are the failing rows
+            add_rows = element_count is None and count_sql is None
+            if element_count is None:
+                element_count = _count(con, count_sql) if count_sql else 0
             for frame in _frames(con, check.failing_rows_sql()):
-                if count_sql is None:
+                if add_rows:
                     element_count += len(frame)
                 # COMPLETE (every failing row's key) only where the key holds invoices;
                 # elsewhere a few examples, named by the frame's first (key) column.
@@ -124,23 +219,84 @@ class GxRunner:
                 }
                 if key in frame.columns:
                     result_format["unexpected_index_column_names"] = [key]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    batch = self.batches.get_batch(batch_parameters={"dataframe": frame})
-                    outcome = batch.validate(suite, result_format=result_format)
+                outcome = self._validate(frame, suite, result_format)
                 for item in outcome.results:
                     totals[int(item.expectation_config.meta["index"])].add(item, check.attribute_by)
         except duckdb.Error as error:
-            message = str(error).strip().splitlines()[0]
-            return [
-                (errored(check, expect, f"the check's query failed: {message}"), check, set())
-                for expect in check.expectations
-            ]
+            return _query_failed(check, error)
         elapsed = time.perf_counter() - started
         return [
             (tally.result(check, expect, element_count, elapsed), check, tally.keys)
             for tally, expect in zip(totals, check.expectations, strict=True)
         ]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What DuckDB found for a check: rows checked, and the failing rows' columns when no
+    row fails (None: some do)."""
+
+    element_count: int
+    schema: pa.Schema | None
+    seconds: float
+
+
+def _survey(con: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[_Found | duckdb.Error]:
+    """`_Found` for each check (or the error its query raised), SURVEY_THREADS at a time.
+
+    DuckDB releases the GIL while a query runs, and most checks read small tables on
+    one core: two of them at once keep both cores busy beside the large ones.
+    """
+    local = threading.local()
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+
+    def cursor() -> duckdb.DuckDBPyConnection:
+        if not hasattr(local, "cursor"):
+            with lock:
+                local.cursor = con.cursor()
+                cursors.append(local.cursor)
+            local.cursor.execute("set search_path = 'build,main'").fetchall()
+        return local.cursor
+
+    def survey(check: Check) -> _Found | duckdb.Error:
+        started = time.perf_counter()
+        try:
+            element_count, failing = _find(cursor(), check)
+            schema = None if failing else _schema(cursor(), check.failing_rows_sql())
+        except duckdb.Error as error:
+            return error
+        return _Found(element_count, schema, time.perf_counter() - started)
+
+    try:
+        with ThreadPoolExecutor(SURVEY_THREADS, thread_name_prefix="validation") as pool:
+            return list(pool.map(survey, checks))
+    finally:
+        for each in cursors:
+            each.close()
+
+
+@dataclass(frozen=True)
+class _Clean:
+    """A check none of whose rows can fail: where it stands, its count, its columns."""
+
+    position: int
+    check: Check
+    element_count: int
+    schema: pa.Schema
+    seconds: float
+
+
+def _prefix(number: int) -> str:
+    return f"check{number}__"
+
+
+def _query_failed(check: Check, error: duckdb.Error) -> list[tuple[CheckResult, Check, set[str]]]:
+    message = str(error).strip().splitlines()[0]
+    return [
+        (errored(check, expect, f"the check's query failed: {message}"), check, set())
+        for expect in check.expectations
+    ]
 
 
 @dataclass
@@ -217,6 +373,27 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     with _build_cursor(con) as cursor:
         row = cursor.execute(sql).fetchone()
         return int(row[0]) if row else 0
+
+
+def _find(cursor: duckdb.DuckDBPyConnection, check: Check) -> tuple[int, int]:
+    """(rows the check looks at, rows that can fail), with one pass over a `frame` grain."""
+    tally = check.tally_sql()
+    if tally is not None:
+        ((rows, failing),) = cursor.execute(tally).fetchall()
+        return int(rows), int(failing)
+    failing = _fetch_count(cursor, f"select count(*) from (\n{check.failing_rows_sql()}\n)")
+    count_sql = check.count_sql()
+    return (_fetch_count(cursor, count_sql) if count_sql else failing), failing
+
+
+def _fetch_count(cursor: duckdb.DuckDBPyConnection, sql: str) -> int:
+    ((count,),) = cursor.execute(sql).fetchall()  # every row fetched: the cursor is reused
+    return int(count)
+
+
+def _schema(cursor: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:
+    """The columns (Arrow types) a query returns, without running it (`limit 0`)."""
+    return cursor.sql(f"select * from (\n{sql}\n) as query limit 0").to_arrow_table().schema
 
 
 def _frames(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:

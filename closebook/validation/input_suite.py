@@ -10,6 +10,10 @@ from .checks import CURRENCIES, Check, Expect, between, in_set, not_null, true, 
 
 # Money columns are compared in hundredths (bigint): exact for every currency we bill in
 # (amounts are decimal(18, 2)), and much cheaper in pandas than Decimal objects.
+# known_account is `coalesce(account_id in (select ...), false)`: true, false where the
+# account is unknown or null, exactly as `exists (... where ids are equal)` would say,
+# but one hash join (a correlated `exists` materialized its 10.8M snapshot rows first:
+# 0.64 s of CPU against 0.23 s for usage_snapshots_values at 100k accounts).
 INPUT_CHECKS: tuple[Check, ...] = (
     unique_key("int_accounts", ["account_id"], "account_id"),
     unique_key("int_license_events", ["event_id"], "account_id"),
@@ -60,9 +64,8 @@ INPUT_CHECKS: tuple[Check, ...] = (
             snapshots.metric,
             snapshots.quantity,
             snapshots.observed_at is not null as observed_at_parsed,
-            exists (
-                select 1 from int_accounts where int_accounts.account_id = snapshots.account_id
-            ) as known_account
+            coalesce(snapshots.account_id in (select account_id from int_accounts), false)
+                as known_account
         from int_usage_snapshots as snapshots
         """,
         (
@@ -91,9 +94,8 @@ INPUT_CHECKS: tuple[Check, ...] = (
             events.event,
             events.occurred_at is not null as occurred_at_parsed,
             events.license_id is not null and events.product is not null as named,
-            exists (
-                select 1 from int_accounts where int_accounts.account_id = events.account_id
-            ) as known_account
+            coalesce(events.account_id in (select account_id from int_accounts), false)
+                as known_account
         from int_license_events as events
         """,
         (
@@ -123,9 +125,8 @@ INPUT_CHECKS: tuple[Check, ...] = (
                 when txns.kind = 'adjustment' then txns.amount is not null
                 else txns.amount >= 0
             end is true as amount_ok,
-            exists (
-                select 1 from int_accounts where int_accounts.account_id = txns.account_id
-            ) as known_account
+            coalesce(txns.account_id in (select account_id from int_accounts), false)
+                as known_account
         from int_balance_transactions as txns
         """,
         (
@@ -153,9 +154,8 @@ INPUT_CHECKS: tuple[Check, ...] = (
             billed.invoice_number,
             billed.currency,
             billed.amount is not null as amount_given,
-            exists (
-                select 1 from int_accounts where int_accounts.account_id = billed.account_id
-            ) as known_account
+            coalesce(billed.account_id in (select account_id from int_accounts), false)
+                as known_account
         from int_billed_invoices as billed
         """,
         (

@@ -93,37 +93,38 @@ OUTPUT_CHECKS: tuple[Check, ...] = (
         "hwm_usage",
         """
         with params as (select * from close_params),
-        metered as (
-            select snapshots.account_id, snapshots.observed_at, snapshots.quantity
+        -- One aggregate over the account's metered snapshots: the period's peak and the
+        -- latest quantity at or before the start (a CTE for each read the 10.8M rows
+        -- twice: 0.64 s of CPU against 0.31 s at 100k accounts).
+        seen as (
+            select snapshots.account_id,
+                max(snapshots.quantity) filter (
+                    where snapshots.observed_at >= params.period_start
+                        and snapshots.observed_at < params.period_end
+                ) as peak,
+                arg_max(snapshots.quantity, snapshots.observed_at) filter (
+                    where snapshots.observed_at <= params.period_start
+                ) as carried
             from int_usage_snapshots as snapshots
             inner join int_accounts as accounts
                 on accounts.account_id = snapshots.account_id
                 and accounts.metric = snapshots.metric
-        ),
-        in_period as (
-            select metered.account_id, max(metered.quantity) as peak
-            from metered cross join params
-            where metered.observed_at >= params.period_start
-                and metered.observed_at < params.period_end
-            group by metered.account_id
-        ),
-        carried as (
-            select metered.account_id, arg_max(metered.quantity, metered.observed_at) as carried
-            from metered cross join params
-            where metered.observed_at <= params.period_start
-            group by metered.account_id
+            cross join params
+            group by snapshots.account_id
         )
         select
             usage.account_id,
-            usage.hwm - coalesce(in_period.peak, 0) as hwm_minus_period_peak,
-            usage.hwm - coalesce(carried.carried, 0) as hwm_minus_carried_in,
-            usage.hwm - greatest(coalesce(in_period.peak, 0), coalesce(carried.carried, 0))
+            usage.hwm - coalesce(seen.peak, 0) as hwm_minus_period_peak,
+            usage.hwm - coalesce(seen.carried, 0) as hwm_minus_carried_in,
+            usage.hwm - greatest(coalesce(seen.peak, 0), coalesce(seen.carried, 0))
                 as hwm_minus_highest_seen,
-            coalesce(usage.carried_in_quantity, -1) - coalesce(carried.carried, -1)
+            coalesce(usage.carried_in_quantity, -1) - coalesce(seen.carried, -1)
                 as carried_in_minus_latest_before_start
         from build.hwm_usage as usage
-        left join in_period on in_period.account_id = usage.account_id
-        left join carried on carried.account_id = usage.account_id
+        left join seen on seen.account_id = usage.account_id
+        -- hwm_usage's own order, whichever side of the join DuckDB builds: the examples
+        -- are its first failing accounts, as they were with two joins.
+        order by usage.rowid
         """,
         (
             between("hwm_minus_period_peak", "the HWM is >= every snapshot of the period", 0),

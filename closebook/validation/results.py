@@ -140,30 +140,36 @@ def store_results(con: duckdb.DuckDBPyConnection, period: str, results: list[Che
 def insert_results(
     con: duckdb.DuckDBPyConnection, schema: str, period: str, results: list[CheckResult]
 ) -> None:
-    placeholders = ", ".join("?" for _ in RESULTS_COLUMNS)
-    con.executemany(
-        f"insert into {schema}.{RESULTS_TABLE} values ({placeholders})",
-        [
-            [
-                period,
-                r.suite,
-                r.check,
-                r.expectation,
-                r.table,
-                r.column,
-                r.description,
-                r.status,
-                r.success,
-                r.element_count,
-                r.unexpected_count,
-                " | ".join(r.examples),
-                r.details,
-                ", ".join(r.attributed_invoices),
-                r.action,
-            ]
-            for r in results
-        ],
+    """The results as rows of `schema.validation_results`, in one statement (executemany
+    commits each row on its own: 0.1-0.2 s for a close's 63 results)."""
+    if not results:
+        return
+    row = "(" + ", ".join("?" for _ in RESULTS_COLUMNS) + ")"
+    con.execute(
+        f"insert into {schema}.{RESULTS_TABLE} values " + ", ".join(row for _ in results),
+        [value for result in results for value in _values(period, result)],
     )
+
+
+def _values(period: str, r: CheckResult) -> list[Any]:
+    """One result's row, in RESULTS_COLUMNS order."""
+    return [
+        period,
+        r.suite,
+        r.check,
+        r.expectation,
+        r.table,
+        r.column,
+        r.description,
+        r.status,
+        r.success,
+        r.element_count,
+        r.unexpected_count,
+        " | ".join(r.examples),
+        r.details,
+        ", ".join(r.attributed_invoices),
+        r.action,
+    ]
 
 
 def replace_result(result: CheckResult, **changes: Any) -> CheckResult:
