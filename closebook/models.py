@@ -15,6 +15,7 @@ import itertools
 import re
 import time
 from collections.abc import Collection
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -252,41 +253,131 @@ def build_models(
     sql_dir: Path = SQL_DIR,
     timings: dict[str, float] | None = None,
     only: Collection[str] | None = None,
+    parallel: int | None = None,
 ) -> list[str]:
     """Materialise every model as `build.<name>`; returns the names in run order.
 
     `only` runs just those models (still in dependency order), the others being
     already in `build`: the sharded close runs the per-account models on each
-    shard and the global ones once, over the shards' merged results.
+    shard and the global ones once, over the shards' merged results. `parallel`:
+    models run at once (`run_models`).
     """
     prepare_session(con, sql_dir)
     write_close_params(con, period, as_of)
     models = discover_models(sql_dir)
     if only is not None:
         models = [model for model in models if model.name in only]
-    return run_models(con, models, timings)
+    return run_models(con, models, timings, parallel)
+
+
+# Models run two at a time: most models are small (100k rows) and spend much of their
+# time in single-threaded work (a window, a recursive CTE, the commit), so a second
+# model beside them fills the idle core. More would only queue on the same threads.
+PARALLEL_MODELS = 2
+
+# Settings a DuckDB connection keeps for itself (the others are the database's): each
+# worker cursor copies them from the connection the close prepared.
+_SESSION_SETTINGS = ("search_path", "TimeZone", "enable_progress_bar")
 
 
 def run_models(
     con: duckdb.DuckDBPyConnection,
     models: list[Model],
     timings: dict[str, float] | None = None,
+    parallel: int | None = None,
 ) -> list[str]:
-    """Materialise `models` (already in run order) as `build.<name>`, in a prepared session."""
-    names = []
-    for model in models:
-        started = time.perf_counter()
-        try:
-            _materialize(con, model)
-        except duckdb.Error as error:
-            first_line = str(error).strip().splitlines()[0]
-            raise RuntimeError(
-                f"model {model.layer}/{model.name}.sql failed: {first_line}"
-            ) from error
-        if timings is not None:
-            timings[model.name] = time.perf_counter() - started
-        names.append(model.name)
-    return names
+    """Materialise `models` (already in run order) as `build.<name>`, in a prepared session.
+
+    Up to `parallel` (default PARALLEL_MODELS) models run at once, each on its own
+    cursor of `con` (DuckDB releases the GIL while a query runs). A model starts only
+    once every model it reads is built, so it reads what it would in run order: the
+    schedule changes the time, never a row. Among the models ready, the one with the
+    longest chain of models waiting on it goes first, so the snapshot chain is never
+    left for last. A failure lets the running models finish, starts no other, and
+    reports the failed model that comes first in run order. `timings` are each model's
+    own wall time (they overlap). Returns the names in run order.
+    """
+    parallel = PARALLEL_MODELS if parallel is None else parallel
+    if parallel <= 1 or len(models) <= 1:
+        for model in models:
+            _run_timed(con, model, timings)
+        return [model.name for model in models]
+    names = {model.name for model in models}
+    waiting_on = {m.name: {d for d in m.depends_on if d in names} for m in models}
+    priority = _chain_lengths(models, waiting_on)
+    position = {model.name: number for number, model in enumerate(models)}
+    by_name = {model.name: model for model in models}
+    cursors = [_session_cursor(con) for _ in range(parallel)]
+    done: set[str] = set()
+    failures: dict[str, BaseException] = {}
+    running: dict[Future[None], tuple[str, duckdb.DuckDBPyConnection]] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="model") as pool:
+            while True:
+                ready = sorted(
+                    (
+                        name
+                        for name, needs in waiting_on.items()
+                        if needs <= done and name not in done
+                    ),
+                    key=lambda name: (-priority[name], position[name]),
+                )
+                while ready and cursors and not failures:
+                    name = ready.pop(0)
+                    del waiting_on[name]
+                    cursor = cursors.pop()
+                    future = pool.submit(_run_timed, cursor, by_name[name], timings)
+                    running[future] = (name, cursor)
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name, cursor = running.pop(future)
+                    cursors.append(cursor)
+                    if future.exception() is not None:
+                        failures[name] = future.exception()
+                    else:
+                        done.add(name)
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    if failures:
+        raise failures[min(failures, key=position.__getitem__)]
+    return [model.name for model in models]
+
+
+def _run_timed(
+    con: duckdb.DuckDBPyConnection, model: Model, timings: dict[str, float] | None
+) -> None:
+    started = time.perf_counter()
+    try:
+        _materialize(con, model)
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise RuntimeError(f"model {model.layer}/{model.name}.sql failed: {first_line}") from error
+    if timings is not None:
+        timings[model.name] = time.perf_counter() - started
+
+
+def _session_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the same database, with `con`'s session settings."""
+    cursor = con.cursor()
+    for setting in _SESSION_SETTINGS:
+        value = con.execute("select current_setting(?)", [setting]).fetchone()[0]
+        cursor.execute(f"set {setting} = ?", [value])
+    return cursor
+
+
+def _chain_lengths(models: list[Model], waiting_on: dict[str, set[str]]) -> dict[str, int]:
+    """For each model, the most models that run one after another once it is built."""
+    readers: dict[str, list[str]] = {model.name: [] for model in models}
+    for name, needs in waiting_on.items():
+        for need in needs:
+            readers[need].append(name)
+    lengths: dict[str, int] = {}
+    for model in reversed(models):  # readers come later in run order
+        lengths[model.name] = 1 + max((lengths[r] for r in readers[model.name]), default=0)
+    return lengths
 
 
 def _materialize(con: duckdb.DuckDBPyConnection, model: Model) -> None:
