@@ -1,8 +1,11 @@
 """Load an export folder into DuckDB as text, keeping every row and its line number.
 
-Everything is read as VARCHAR on purpose: typing happens in the staging SQL
-models with `try_cast`, so a value that does not parse becomes a rejected row
-with a reason instead of an error that stops the close (billing-rules §4). Only
+Everything is read as VARCHAR on purpose: typing happens in SQL with `try_cast`,
+so a value that does not parse becomes a rejected row with a reason instead of
+an error that stops the close (billing-rules §4). The staging models type every
+file but one: the usage snapshots (10M rows at 100k accounts) are typed here, as
+they are read, by the models' own macros, so their rows are written once
+(`TYPED_AT_LOAD`); their texts are still all kept, exactly as written. Only
 what makes a whole file unusable (missing, unreadable, a missing column, both
 CSV and Parquet given) stops the close, with a one-line `LoadError`.
 
@@ -32,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from closebook.contract import INPUT_TABLES, InputTable
+from closebook.models import create_temp_macros
 
 
 class LoadError(Exception):
@@ -51,6 +55,104 @@ class InputFile:
     @property
     def file_name(self) -> str:
         return self.path.name
+
+
+@dataclass(frozen=True)
+class TypedColumn:
+    """A text column the load also stores typed, parsed by the models' own macro.
+
+    The usage snapshots are 10M rows at 100k accounts: stored as text and then typed
+    by the staging model, they were written twice (issue 13). Instead the load writes
+    each row once: the typed value (`typed_name`), and the text as written only when
+    it is not the typed value's standard rendering (`text_name`; the usual
+    `2026-10-05T12:00:00Z` or `35` is not stored twice). The raw view puts the text
+    back as `coalesce(text_name, render(typed_name))`, so every row's text is still
+    exactly as written (billing-rules §4: nothing is lost), and a text that did not
+    parse is always kept (its typed value is null).
+    """
+
+    name: str
+    typed_name: str
+    sql_type: str
+    parse: str  # SQL with {} for the text
+    render: str  # SQL with {} for the typed value: the text it stands for
+
+    @property
+    def text_name(self) -> str:
+        return f"{self.name}_text"
+
+    def parsed(self, text: str) -> str:
+        return self.parse.format(text)
+
+    def rendered(self, typed: str) -> str:
+        return self.render.format(typed)
+
+
+TYPED_AT_LOAD: dict[str, tuple[TypedColumn, ...]] = {
+    "usage_snapshots": (
+        TypedColumn(
+            "observed_at",
+            "observed_at_utc",
+            "TIMESTAMP",
+            "parse_utc({})",
+            "strftime({}, '%Y-%m-%dT%H:%M:%SZ')",
+        ),
+        TypedColumn(
+            "quantity", "quantity_count", "BIGINT", "parse_count({})", "cast({} as varchar)"
+        ),
+    ),
+}
+
+
+def _stored_columns(table: InputTable, names: list[str]) -> list[tuple[str, str]]:
+    """The columns of `build.raw_<table>_rows` (name, type): the raw text columns `names`,
+    a typed column's text replaced by its typed value and its kept text."""
+    typed = {c.name: c for c in TYPED_AT_LOAD.get(table.name, ())}
+    kept = [(n, "VARCHAR") for n in names if n not in typed]
+    return [
+        *kept,
+        *((c.typed_name, c.sql_type) for c in typed.values()),
+        *((c.text_name, "VARCHAR") for c in typed.values()),
+    ]
+
+
+def _stored_select(table: InputTable, source_sql: str) -> str:
+    """Select the stored columns from `source_sql`, which has the raw text columns.
+
+    A subquery parses each typed text once; the outer select keeps the text only where
+    the typed value does not render back to it.
+    """
+    typed = TYPED_AT_LOAD.get(table.name, ())
+    if not typed:
+        return f"select * from ({source_sql}) as src"
+    texts = ", ".join(c.name for c in typed)
+    parsed = ", ".join(f"{c.parsed(c.name)} as {c.typed_name}" for c in typed)
+    kept = ", ".join(
+        f"case when {c.rendered(c.typed_name)} is distinct from {c.name} then {c.name} end "
+        f"as {c.text_name}"
+        for c in typed
+    )
+    return (
+        f"select * exclude ({texts}), {kept} "
+        f"from (select *, {parsed} from ({source_sql}) as src) as typed"
+    )
+
+
+def _raw_view_select(table: InputTable, names: list[str]) -> str:
+    """The raw view's select list over the stored columns: every raw text column in
+    its place (a typed one put back from its typed value or kept text), then the typed
+    values and kept texts, then the line number."""
+    typed = {c.name: c for c in TYPED_AT_LOAD.get(table.name, ())}
+    if not typed:
+        return "*"
+    columns = [
+        f"coalesce({typed[n].text_name}, {typed[n].rendered(typed[n].typed_name)}) as {n}"
+        if n in typed
+        else n
+        for n in names
+    ]
+    columns += [c.typed_name for c in typed.values()] + [c.text_name for c in typed.values()]
+    return ", ".join([*columns, "line_number"])
 
 
 # DuckDB's CSV reader names these error kinds; we say them the way finance would.
@@ -145,6 +247,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path) ->
     """Load one export on a cursor of its own (called from the load's thread pool)."""
     cursor = con.cursor()
     try:
+        if table.name in TYPED_AT_LOAD:
+            create_temp_macros(cursor)
         if path.suffix == ".csv":
             sha256 = _load_csv(cursor, table, path)
         else:
@@ -273,7 +377,11 @@ def _create_raw_views(
     line numbers follow from each row's place in the stored table (see `_load_csv`).
     """
     _drop_table_named(con, f"raw_{table.name}")
-    con.execute(f"create or replace view build.raw_{table.name} as {rows_sql}")
+    names = _raw_column_names(table, source_columns, mapping)
+    con.execute(
+        f"create or replace view build.raw_{table.name} as "
+        f"select {_raw_view_select(table, names)} from ({rows_sql}) as stored"
+    )
     # The row as written (every column, in the file's order), rendered on demand: a
     # view, so a 10M-row load pays for the text of the rejected rows only.
     canonical = {source: name for name, source in mapping.items()}
@@ -299,14 +407,16 @@ def _drop_table_named(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 def _create_empty_raw(con: duckdb.DuckDBPyConnection, table: InputTable) -> None:
-    columns = ", ".join(f"{c} varchar" for c in table.columns)
+    stored = _stored_columns(table, list(table.columns))
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in stored)
     con.execute(
         f"create or replace table build.raw_{table.name}_rows ({columns}, line_number bigint)"
     )
     _drop_table_named(con, f"raw_{table.name}")
     con.execute(
         f"create or replace view build.raw_{table.name} as "
-        f"select * from build.raw_{table.name}_rows"
+        f"select {_raw_view_select(table, list(table.columns))} "
+        f"from build.raw_{table.name}_rows"
     )
     con.execute(
         f"create or replace view build.raw_{table.name}_text as select line_number, "
@@ -574,8 +684,8 @@ def _read_csv_rows(
     those rows only, as DuckDB filters a scan on its rowid.
     """
     rows, rejects = f"build.raw_{table.name}_rows", f"rejects_{table.name}"
-    names = _raw_column_names(table, columns, mapping)
-    blank = ", ".join("null" for _ in names)
+    stored = _stored_columns(table, _raw_column_names(table, columns, mapping))
+    blank = ", ".join("null" for _ in stored)
     column_types = ", ".join(f"{_quote_literal(c)}: 'VARCHAR'" for c in columns)
     options = (
         "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
@@ -587,15 +697,18 @@ def _read_csv_rows(
     # the file, not first logged and then checkpointed.
     con.execute("begin transaction")
     try:
-        con.execute(f"create or replace table {rows} ({', '.join(f'{n} varchar' for n in names)})")
-        con.execute(f"insert into {rows} values ({blank}), ({blank})")
         con.execute(
-            f"insert into {rows} "
+            f"create or replace table {rows} "
+            f"({', '.join(f'{name} {sql_type}' for name, sql_type in stored)})"
+        )
+        con.execute(f"insert into {rows} values ({blank}), ({blank})")
+        source = (
             f"select {_raw_select_list(table, columns, mapping)} "
             f"from read_csv({_quote_literal(literal_path(path))}, {options}, "
             f"store_rejects = true, rejects_table = '{rejects}', "
             f"rejects_scan = '{rejects}_scan')"
         )
+        con.execute(f"insert into {rows} by name {_stored_select(table, source)}")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -690,10 +803,13 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, table: InputTable, path: Path)
     columns = [c for c in types if c != "file_row_number"]
     mapping = _match_columns(table, path.name, columns)
     try:
-        con.execute(
-            f"create or replace table build.raw_{table.name}_rows as "
+        source = (
             f"select {_raw_select_list(table, columns, mapping, types)}, "
             f"file_row_number + 1 as line_number from ({source_sql}) as src"
+        )
+        con.execute(
+            f"create or replace table build.raw_{table.name}_rows as "
+            f"{_stored_select(table, source)}"
         )
         rows_sql = f"select * from build.raw_{table.name}_rows"
         _create_raw_views(con, table, columns, mapping, rows_sql)

@@ -246,6 +246,18 @@ def prepare_session(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> 
     con.execute("set search_path = 'build,main'")
 
 
+def create_temp_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> None:
+    """The models' macros as temporary ones, on this connection only.
+
+    The load types the usage snapshots with the models' own parsers (`parse_utc`,
+    `parse_count`) as it reads them; temporary, so that a load writes nothing outside
+    the `build` schema and a load that fails leaves the warehouse as it was.
+    """
+    statement = "create or replace macro"
+    sql = (sql_dir / "macros.sql").read_text()
+    con.execute(sql.replace(statement, "create or replace temp macro"))
+
+
 def build_models(
     con: duckdb.DuckDBPyConnection,
     period: ClosePeriod,

@@ -28,7 +28,8 @@ def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str:
 
 def test_the_header_line_chooses_view_or_table() -> None:
     kinds = {m.name: m.materialized for m in discover_models()}
-    assert kinds["stg_usage_snapshots"] == "table"  # 10M typed rows, read by three models
+    # 10M rows: typed by the load as it reads them, written once (raw_usage_snapshots_rows)
+    assert kinds["stg_usage_snapshots"] == "view"
     assert kinds["int_usage_snapshots"] == "view"
     assert kinds["int_usage_snapshots_checked"] == "view"
     assert kinds["invoices"] == "table"  # marts are published: always tables
@@ -56,7 +57,8 @@ def test_views_answer_like_tables_from_a_fresh_connection(tmp_path: Path) -> Non
     database = tmp_path / "w.duckdb"
     build(folder, "2026-10", database=str(database)).close()
     con = duckdb.connect(str(database))  # no search path: the view binds in build
-    assert _kind(con, "stg_usage_snapshots") == "BASE TABLE"
+    assert _kind(con, "stg_usage_snapshots") == "VIEW"
+    assert _kind(con, "raw_usage_snapshots_rows") == "BASE TABLE"
     assert _kind(con, "int_usage_snapshots_checked") == "VIEW"
     staged = rows(
         con, "select quantity, invalid_reason from build.stg_usage_snapshots order by line_number"

@@ -207,8 +207,10 @@ TAMPERS = [
         {"2026-10-O1-BASE"},
     ),
     (
-        # int_usage_snapshots is a view of the typed staging rows not set aside: tamper there
-        "insert into stg_usage_snapshots select * from stg_usage_snapshots where account_id = 'B4'",
+        # int_usage_snapshots is a view of the staging rows not set aside, and staging a
+        # view of the rows the load stored (typed): tamper there
+        "insert into raw_usage_snapshots_rows "
+        "select * from raw_usage_snapshots_rows where account_id = 'B4'",
         "int_usage_snapshots_key_unique",
         "copies",
         {"2026-10-B4-BASE"},
@@ -263,7 +265,8 @@ TAMPERS = [
         {"2026-10-B12-BASE"},
     ),
     (
-        "update stg_usage_snapshots set quantity = -1 where account_id = 'B13' and quantity = 1",
+        "update raw_usage_snapshots_rows set quantity_count = -1 "
+        "where account_id = 'B13' and quantity_count = 1",
         "usage_snapshots_values",
         "quantity",
         {"2026-10-B13-BASE"},
@@ -353,9 +356,9 @@ def test_holding_twice_adds_the_reason_once(tampered: tuple) -> None:
     [
         # a snapshot of an account nobody knows: there is no invoice to hold
         (
-            "insert into stg_usage_snapshots by name select 'GHOST' as account_id, "
-            "timestamp '2026-10-02' as observed_at, 'users' as metric, 3 as quantity, "
-            "99 as line_number",
+            "insert into raw_usage_snapshots_rows by name select 'GHOST' as account_id, "
+            "timestamp '2026-10-02' as observed_at_utc, 'users' as metric, "
+            "3 as quantity_count",
             "usage_snapshots_values",
             "known_account",
         ),
