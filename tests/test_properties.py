@@ -116,7 +116,11 @@ def export_folder(draw: st.DrawFn, conflicts: bool = True) -> dict[str, list[dic
                 "occurred_at": issued,
             }
         )
-        if draw(st.booleans()):
+        revoked = (
+            f"2026-{draw(st.sampled_from(['10', '11'])):s}-{draw(st.integers(1, 28)):02d}T10:00:00Z"
+        )
+        # a revoke at the very instant of the issue is ordered by file order (the tie rule)
+        if draw(st.booleans()) and (conflicts or revoked != issued):
             events.append(
                 {
                     "event_id": f"E{i}b",
@@ -124,8 +128,7 @@ def export_folder(draw: st.DrawFn, conflicts: bool = True) -> dict[str, list[dic
                     "account_id": "L0",
                     "product": "backup",
                     "event": "revoked",
-                    "occurred_at": f"2026-{draw(st.sampled_from(['10', '11'])):s}-"
-                    f"{draw(st.integers(1, 28)):02d}T10:00:00Z",
+                    "occurred_at": revoked,
                 }
             )
     return {
