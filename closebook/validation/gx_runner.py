@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .checks import COLUMN_LEVEL, Check, Expect
+from .deferred_imports import deferred
 from .results import CheckResult, join, snake
 
 CHUNK_ROWS = 500_000
@@ -36,6 +37,10 @@ EXAMPLES = 5
 SURVEY_THREADS = 2
 
 _import_lock = threading.Lock()
+
+# What GX imports at start and a close never uses: its distribution tests (scipy.stats)
+# and its charts (altair). Run when first used (deferred_imports).
+DEFERRED_BY_GX = ("scipy", "altair")
 
 
 def import_gx() -> Any:
@@ -47,7 +52,8 @@ def import_gx() -> Any:
     with _import_lock:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
-        import great_expectations as gx
+        with deferred(DEFERRED_BY_GX):
+            import great_expectations as gx
 
         # GX pins some of its module loggers at INFO ("Created temporary directory ...
         # for ephemeral docs site"): quiet every one of them, not just the parent.
