@@ -29,6 +29,8 @@ from pathlib import Path
 import duckdb
 from filelock import FileLock, Timeout
 
+from closebook.engine import open_warehouse
+
 
 class WarehouseBusy(RuntimeError):
     """Another close holds the warehouse."""
@@ -83,7 +85,7 @@ def check_not_open_elsewhere(warehouse: Path) -> None:
     if not warehouse.exists():
         return
     try:
-        duckdb.connect(str(warehouse.absolute())).close()
+        open_warehouse(warehouse).close()
     except duckdb.Error as error:
         message = duckdb_lock_message(warehouse, error)
         if message:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import duckdb
-
+from closebook.engine import open_warehouse
 from closebook.locking import WarehouseBusy, warehouse_lock
 from closebook.models import Model, discover_models, prepare_session, run_models, upstream
 from closebook.publish import table_exists
@@ -46,7 +45,7 @@ def build_one(name: str, warehouse: Path) -> int:
     plan = upstream(models, name)
     try:
         with warehouse_lock(warehouse):
-            con = duckdb.connect(str(warehouse))
+            con = open_warehouse(warehouse)
             try:
                 if not (
                     table_exists(con, "build", "close_params")

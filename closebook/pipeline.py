@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from closebook.engine import apply_settings, memory_limit_bytes, remove_spill
+from closebook.engine import apply_settings, memory_limit_bytes, open_warehouse, remove_spill
 from closebook.loading import InputFile, load_exports
 from closebook.locking import duckdb_lock_message, warehouse_lock
 from closebook.models import ClosePeriod, build_models, prepare_session
@@ -185,8 +185,7 @@ def connect(
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # Absolute: DuckDB would read a leading `~` as the home folder.
-        con = duckdb.connect(str(warehouse.absolute()))
+        con = open_warehouse(warehouse)
     except duckdb.Error as error:
         message = duckdb_lock_message(warehouse, error)
         if message:
