@@ -221,15 +221,7 @@ def _first_line(error: BaseException) -> str:
 
 def step_load(ctx: CloseContext) -> list[InputFile]:
     """Read the export folder into `build.raw_*` (all text, every row kept), once the
-    warehouse's own tables are known to be closebook's (else stop, changing nothing).
-
-    great-expectations' import (seconds of pure Python) starts first, in a background
-    thread: DuckDB releases the GIL while it loads and builds, so validation later
-    finds it done.
-    """
-    from closebook.validation import warm_up
-
-    warm_up()
+    warehouse's own tables are known to be closebook's (else stop, changing nothing)."""
     with connect(ctx.warehouse, ctx.memory_limit) as con:
         try:
             check_warehouse(con)
@@ -241,8 +233,10 @@ def step_load(ctx: CloseContext) -> list[InputFile]:
 def step_build(ctx: CloseContext) -> dict[str, float]:
     """Run every SQL model into `build.*`; returns seconds per model.
 
-    great-expectations' import goes on beside it (`warm_up`, started by the load; here
-    too, for a build run on its own).
+    great-expectations' import (seconds of pure Python) starts in a background thread
+    first: DuckDB releases the GIL while it builds, so validation later finds it done.
+    (Started with the load instead, it cost the load what it saved validation:
+    docs/decisions/performance.md.)
     """
     from closebook.validation import warm_up
 

@@ -64,17 +64,15 @@ def import_gx() -> Any:
 
 
 def warm_up() -> threading.Thread:
-    """Import GX in a daemon thread: DuckDB releases the GIL, so it overlaps the load
-    and the build. Started once per process; later calls return the same thread.
+    """Import GX in a daemon thread: DuckDB releases the GIL, so it overlaps the build.
+    Started once per process; later calls return the same thread.
 
     The thread runs at the lowest CPU priority (Linux: a thread has its own nice
     value), so it takes only the core DuckDB leaves idle. At the normal priority it
     took one of the two cores from the build's heaviest model (100k accounts:
     stg_usage_snapshots 2.6 s alone, 4.3 s beside the import; the build 1.4 s
     longer). The GIL it holds does not stall the close: the close's thread needs it
-    between two DuckDB queries, when DuckDB's threads leave the cores to it. Started
-    with the load rather than the build: a 10k close's load and build (3 s) are
-    shorter than the import (3-4 s of one core), and validation waited for the rest.
+    between two DuckDB queries, when DuckDB's threads leave the cores to it.
     """
     global _warming
     with _warm_lock:
