@@ -55,7 +55,7 @@ class MemoryLimitError(ValueError):
 # them, one full row group at a time; rows that fill no row group go to the write-ahead
 # log at commit instead, and are compressed at the next checkpoint (when the step's
 # connection closes), one table after another on one core. With DuckDB's 122,880-row
-# groups most of a close's tables fill none (100k accounts: 40 of the 53 models; the
+# groups most of a close's tables fill none (100k accounts: 33 of the 46 tables; the
 # build left 205 MB of log and a 1.2-1.6 s checkpoint). With 16,384-row groups they
 # are written as they are made. The size is DuckDB's per attach, not per file, and a
 # checkpoint merges row groups smaller than its attach's size: every connection that

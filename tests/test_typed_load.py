@@ -47,16 +47,20 @@ def _folder(tmp_path: Path) -> Path:
     )
 
 
+def _stored(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """The typed values and kept texts of the loaded snapshots, in file order."""
+    return con.execute(
+        "select observed_at_utc, quantity_count, observed_at_text, quantity_text "
+        "from build.raw_usage_snapshots order by line_number"
+    ).fetchall()
+
+
 def test_the_load_stores_typed_values_and_only_the_texts_it_cannot_render(
     tmp_path: Path,
 ) -> None:
     con = duckdb.connect()
     load_exports(con, _folder(tmp_path))
-    stored = con.execute(
-        "select observed_at_utc, quantity_count, observed_at_text, quantity_text "
-        "from build.raw_usage_snapshots order by line_number"
-    ).fetchall()
-    assert stored == EXPECTED_STORED
+    assert _stored(con) == EXPECTED_STORED
 
 
 def test_every_text_reads_back_exactly_as_written(tmp_path: Path) -> None:
@@ -95,11 +99,7 @@ def test_a_parquet_export_is_typed_the_same_way(tmp_path: Path) -> None:
         duckdb.execute(f"copy (select * from read_csv('{path}', all_varchar = true)) to '{target}'")
     con = duckdb.connect()
     load_exports(con, folder)
-    stored = con.execute(
-        "select observed_at_utc, quantity_count, observed_at_text, quantity_text "
-        "from build.raw_usage_snapshots order by line_number"
-    ).fetchall()
-    assert stored == EXPECTED_STORED
+    assert _stored(con) == EXPECTED_STORED
 
 
 def test_the_load_leaves_no_macro_outside_its_own_session(tmp_path: Path) -> None:
