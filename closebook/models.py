@@ -253,9 +253,8 @@ def create_temp_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) 
     `parse_count`) as it reads them; temporary, so that a load writes nothing outside
     the `build` schema and a load that fails leaves the warehouse as it was.
     """
-    statement = "create or replace macro"
     sql = (sql_dir / "macros.sql").read_text()
-    con.execute(sql.replace(statement, "create or replace temp macro"))
+    con.execute(sql.replace("create or replace macro", "create or replace temp macro"))
 
 
 def build_models(

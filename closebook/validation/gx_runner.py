@@ -37,6 +37,8 @@ EXAMPLES = 5
 SURVEY_THREADS = 2
 
 _import_lock = threading.Lock()
+_warm_lock = threading.Lock()  # not the import's lock: a caller never waits on the import
+_warming: threading.Thread | None = None
 
 # What GX imports at start and a close never uses: its distribution tests (scipy.stats)
 # and its charts (altair). Run when first used (deferred_imports).
@@ -80,10 +82,6 @@ def warm_up() -> threading.Thread:
             _warming = threading.Thread(target=_import_gx_when_idle, name="gx-import", daemon=True)
             _warming.start()
         return _warming
-
-
-_warm_lock = threading.Lock()  # not the import's lock: a caller never waits on the import
-_warming: threading.Thread | None = None
 
 
 def _import_gx_when_idle() -> None:

@@ -15,84 +15,58 @@ unreadable as (
     select * from raw_unreadable_rows
 ),
 
-readable_rows as (
-    select rejected.*, texts.raw_text
-    from rejected
-    inner join (
-        select line_number, raw_text from raw_accounts_text
-        where line_number in (
-            select line_number from rejected where source_table = 'accounts'
-        )
-    ) as texts
-        on rejected.source_table = 'accounts' and texts.line_number = rejected.line_number
+texts as (
+    select 'accounts' as source_table, line_number, raw_text
+    from raw_accounts_text
+    where line_number in (
+        select line_number from rejected where source_table = 'accounts'
+    )
     union all
-    select rejected.*, texts.raw_text
-    from rejected
-    inner join (
-        select line_number, raw_text from raw_license_prices_text
-        where line_number in (
-            select line_number from rejected where source_table = 'license_prices'
-        )
-    ) as texts
-        on rejected.source_table = 'license_prices' and texts.line_number = rejected.line_number
+    select 'license_prices' as source_table, line_number, raw_text
+    from raw_license_prices_text
+    where line_number in (
+        select line_number from rejected where source_table = 'license_prices'
+    )
     union all
-    select rejected.*, texts.raw_text
-    from rejected
-    inner join (
-        select line_number, raw_text from raw_usage_snapshots_text
-        where line_number in (
-            select line_number from rejected where source_table = 'usage_snapshots'
-        )
-    ) as texts
-        on rejected.source_table = 'usage_snapshots' and texts.line_number = rejected.line_number
+    select 'usage_snapshots' as source_table, line_number, raw_text
+    from raw_usage_snapshots_text
+    where line_number in (
+        select line_number from rejected where source_table = 'usage_snapshots'
+    )
     union all
-    select rejected.*, texts.raw_text
-    from rejected
-    inner join (
-        select line_number, raw_text from raw_license_events_text
-        where line_number in (
-            select line_number from rejected where source_table = 'license_events'
-        )
-    ) as texts
-        on rejected.source_table = 'license_events' and texts.line_number = rejected.line_number
+    select 'license_events' as source_table, line_number, raw_text
+    from raw_license_events_text
+    where line_number in (
+        select line_number from rejected where source_table = 'license_events'
+    )
     union all
-    select rejected.*, texts.raw_text
-    from rejected
-    inner join (
-        select line_number, raw_text from raw_balance_transactions_text
-        where line_number in (
-            select line_number from rejected where source_table = 'balance_transactions'
-        )
-    ) as texts
-        on rejected.source_table = 'balance_transactions' and texts.line_number = rejected.line_number
+    select 'balance_transactions' as source_table, line_number, raw_text
+    from raw_balance_transactions_text
+    where line_number in (
+        select line_number from rejected where source_table = 'balance_transactions'
+    )
     union all
-    select rejected.*, texts.raw_text
-    from rejected
-    inner join (
-        select line_number, raw_text from raw_billed_invoices_text
-        where line_number in (
-            select line_number from rejected where source_table = 'billed_invoices'
-        )
-    ) as texts
-        on rejected.source_table = 'billed_invoices' and texts.line_number = rejected.line_number
+    select 'billed_invoices' as source_table, line_number, raw_text
+    from raw_billed_invoices_text
+    where line_number in (
+        select line_number from rejected where source_table = 'billed_invoices'
+    )
     union all
-    select rejected.*, texts.raw_text
-    from rejected
-    inner join (
-        select line_number, raw_text from raw_payments_text
-        where line_number in (
-            select line_number from rejected where source_table = 'payments'
-        )
-    ) as texts
-        on rejected.source_table = 'payments' and texts.line_number = rejected.line_number
+    select 'payments' as source_table, line_number, raw_text
+    from raw_payments_text
+    where line_number in (
+        select line_number from rejected where source_table = 'payments'
+    )
 ),
 
 final as (
-    select * from readable_rows
+    select rejected.*, texts.raw_text
+    from rejected
+    inner join texts
+        on texts.source_table = rejected.source_table
+        and texts.line_number = rejected.line_number
     union all
-    select
-        rejected.*,
-        unreadable.raw_text
+    select rejected.*, unreadable.raw_text
     from rejected
     inner join unreadable
         on unreadable.source_table = rejected.source_table
